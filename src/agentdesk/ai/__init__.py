@@ -1,0 +1,1 @@
+"""The drafting engine: OpenAI-compatible adapter, offline drafter, triage and guards."""

@@ -1,0 +1,1 @@
+"""The desk bot service: webhook receiver, autopilot, routing and roster."""

@@ -1,0 +1,1 @@
+"""The offline FAQ cache: SQLite FTS5 store, bilingual search, importers and HTTP sync."""

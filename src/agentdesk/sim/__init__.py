@@ -1,0 +1,1 @@
+"""Simulated customers speaking the real protocol (demo and load tests)."""
