@@ -229,9 +229,7 @@ class Event:
     flags: int = 0
 
 
-Packet = (
-    Connect | Connack | Send | Sendack | Recv | Recvack | Ping | Pong | Disconnect | Sub | Suback | Event
-)
+Packet = Connect | Connack | Send | Sendack | Recv | Recvack | Ping | Pong | Disconnect | Sub | Suback | Event
 
 PACKET_TYPES: dict[type, PacketType] = {
     Connect: PacketType.CONNECT,
