@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from agentdesk.sqlite_db import DatabaseError, open_db
+
+V1 = "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);"
+V2 = "ALTER TABLE t ADD COLUMN w TEXT; CREATE INDEX t_w ON t(w);"
+
+
+def test_new_file_gets_every_migration(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "a.sqlite", [V1, V2])
+    assert db.from_version == 0
+    assert db.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    db.conn.execute("INSERT INTO t (v, w) VALUES ('x', 'y')")
+    db.conn.close()
+
+
+def test_reopen_runs_only_new_migrations(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite"
+    db = open_db(path, [V1])
+    db.conn.execute("INSERT INTO t (v) VALUES ('kept')")
+    db.conn.close()
+    db = open_db(path, [V1, V2])
+    assert db.from_version == 1
+    assert db.conn.execute("SELECT v FROM t").fetchall() == [("kept",)]
+    db.conn.close()
+
+
+def test_failed_migration_keeps_previous_version(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite"
+    open_db(path, [V1]).conn.close()
+    with pytest.raises(sqlite3.OperationalError):
+        open_db(path, [V1, "ALTER TABLE t ADD COLUMN w TEXT; SELECT * FROM missing;"])
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert [r[1] for r in conn.execute("PRAGMA table_info(t)")] == ["id", "v"]
+    conn.close()
+
+
+def test_corrupt_file_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite"
+    path.write_bytes(b"this is not a database, it is garbage" * 200)
+    db = open_db(path, [V1])
+    assert db.moved_aside is not None and db.moved_aside.exists()
+    assert db.moved_aside.read_bytes().startswith(b"this is not a database")
+    assert db.conn.execute("SELECT count(*) FROM t").fetchone()[0] == 0
+    db.conn.close()
+
+
+def test_corrupt_file_raises_clearly_when_rebuild_is_off(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite"
+    path.write_bytes(b"\x00garbage" * 512)
+    with pytest.raises(DatabaseError, match="cannot read the database"):
+        open_db(path, [V1], rebuild_if_corrupt=False)
+    assert path.read_bytes().startswith(b"\x00garbage")
+
+
+def test_newer_schema_is_never_touched(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite"
+    open_db(path, [V1, V2]).conn.close()
+    with pytest.raises(DatabaseError, match="newer than this agentdesk knows"):
+        open_db(path, [V1])
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
