@@ -120,12 +120,10 @@ def _statements(script: str) -> list[str]:
     """Split a script into complete statements (executescript would commit our transaction)."""
     out: list[str] = []
     buf = ""
-    for line in script.splitlines(keepends=True):
-        buf += line
+    for piece in script.split(";"):
+        buf += piece + ";"
         if sqlite3.complete_statement(buf):
-            if buf.strip():
+            if buf.strip(" \n\t;"):
                 out.append(buf.strip())
             buf = ""
-    if buf.strip():
-        out.append(buf.strip())
     return out
