@@ -37,6 +37,7 @@ def open_db(
     *,
     rebuild_if_corrupt: bool = True,
     check_same_thread: bool = True,
+    busy_timeout_ms: int = 5000,
 ) -> OpenedDb:
     """Open `path` (":memory:" works too), bring it to `len(migrations)` and return it.
 
@@ -47,14 +48,17 @@ def open_db(
     memory = str(path) == ":memory:"
     if not memory:
         p.parent.mkdir(parents=True, exist_ok=True)
+    if not memory and p.exists() and not p.is_file():
+        raise DatabaseError(f"{p}: is not a file; move it away or choose another path")
     moved: Path | None = None
     try:
-        conn, version = _connect(str(path), check_same_thread)
+        conn, version = _connect(str(path), check_same_thread, busy_timeout_ms)
     except sqlite3.DatabaseError as exc:
-        if memory or not rebuild_if_corrupt:
+        if memory or not rebuild_if_corrupt or not _is_corruption(exc):
+            # Locked, unreadable or unopenable files are not corrupt: never move them aside.
             raise DatabaseError(f"{p}: cannot read the database ({exc})") from exc
         moved = _move_aside(p)
-        conn, version = _connect(str(p), check_same_thread)
+        conn, version = _connect(str(p), check_same_thread, busy_timeout_ms)
     if version > len(migrations):
         conn.close()
         raise DatabaseError(
@@ -66,10 +70,10 @@ def open_db(
     return OpenedDb(conn=conn, path=p, moved_aside=moved, from_version=version)
 
 
-def _connect(path: str, check_same_thread: bool) -> tuple[sqlite3.Connection, int]:
+def _connect(path: str, check_same_thread: bool, busy_timeout_ms: int) -> tuple[sqlite3.Connection, int]:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=check_same_thread)
     try:
-        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         # Reading the schema forces SQLite to parse the header: garbage fails here, not later.
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         if path != ":memory:":
@@ -78,12 +82,26 @@ def _connect(path: str, check_same_thread: bool) -> tuple[sqlite3.Connection, in
         conn.execute("PRAGMA foreign_keys = ON")
         row = conn.execute("PRAGMA quick_check(1)").fetchone()
         if row is None or row[0] != "ok":
-            raise sqlite3.DatabaseError(f"integrity check failed: {row[0] if row else 'no answer'}")
+            raise _IntegrityFailed(f"integrity check failed: {row[0] if row else 'no answer'}")
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     except BaseException:
         conn.close()
         raise
     return conn, version
+
+
+class _IntegrityFailed(sqlite3.DatabaseError):
+    pass
+
+
+#: SQLITE_CORRUPT and SQLITE_NOTADB: the only errors that mean "this file is damaged".
+_CORRUPTION_CODES = {11, 26}
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    if isinstance(exc, _IntegrityFailed):
+        return True
+    return getattr(exc, "sqlite_errorcode", None) in _CORRUPTION_CODES
 
 
 def _move_aside(path: Path) -> Path:

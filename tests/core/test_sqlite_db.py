@@ -65,3 +65,28 @@ def test_newer_schema_is_never_touched(tmp_path: Path) -> None:
     with pytest.raises(DatabaseError, match="newer than this agentdesk knows"):
         open_db(path, [V1])
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_directory_at_path_is_an_error_not_corruption(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite"
+    path.mkdir()
+    with pytest.raises(DatabaseError, match="is not a file"):
+        open_db(path, [V1])
+    assert path.is_dir()
+    assert not list(tmp_path.glob("a.sqlite.corrupt-*"))
+
+
+def test_locked_file_is_never_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite"
+    open_db(path, [V1]).conn.close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode = DELETE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(DatabaseError, match="locked"):
+            open_db(path, [V1, V2], busy_timeout_ms=50)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not list(tmp_path.glob("a.sqlite.corrupt-*"))
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
