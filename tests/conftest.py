@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+#: tests/ itself is on sys.path (pytest prepends a rootdir conftest's directory), so plugins are top-level names
+pytest_plugins = ["fixtures_devserver", "keyring_ci"]
+
 DATA = Path(__file__).parent / "data"
 
 
