@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "im": ("im", "low-level WuKongIM tools: `im listen`, `im send` (JSON lines)"),
     "faq": ("faq", "the offline FAQ cache: import, sync, search, stats"),
     "draft": ("draft", "draft a reply for one conversation file (prompt work and checks)"),
+    "bot": ("bot", "run the desk bot beside WuKongIM (webhooks, autopilot, routing)"),
     "login": ("login", "save a profile's settings and its secrets (to the OS keyring)"),
     "logout": ("logout", "remove a profile's secrets from the OS keyring"),
 }

@@ -1,0 +1,246 @@
+"""Turning a customer's message into weighted search *units* (see `agentdesk.faq.search` for the scoring).
+
+1. `clean_query`: NFKC (full-width -> half-width), Traditional -> Simplified, lower case; pasted noise (order
+   numbers, phone numbers, URLs, e-mail addresses) and greetings removed.
+2. Chinese runs give one unit per character **bigram** (the index's tokens, so any 2-character term is found
+   exactly), minus function-word fragments (`ZH_STOP`, particles), plus the content characters that jieba
+   sees as one-character words (`钱`, `膜`). English words give one unit per stemmed word, minus stop words.
+   Latin words that are not in the index but split into pinyin syllables (`fapiao zenme kai`) give pinyin
+   bigram units.
+3. Each unit has *alternatives*, each with a discount: its pinyin bigram (homophone typos such as 运废 ->
+   运费, Traditional characters that zhconv missed), a close English word from the index vocabulary
+   (misspellings: `pasword` -> `password`, also offered as "did you mean"), and general-purpose synonyms
+   (`text.SYNONYM_GROUPS`).
+4. A unit weighs the IDF of its best-known alternative. A unit the index has never seen still weighs (it is
+   information the FAQ may not cover), so coverage stays honest.
+5. Separately, `words` holds word-level units (jieba words, English words) for the confidence: whole words
+   the best entry must contain for the FAQ to be taken as covering the question.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+import re
+from dataclasses import dataclass, field
+
+from agentdesk.faq.store import FaqStore
+from agentdesk.faq.text import (
+    CJK_RE,
+    EN_STOP,
+    ZH_FUNCTION_CHARS,
+    ZH_STOP,
+    char_pinyin,
+    clean_query,
+    is_word,
+    is_zh_noise,
+    pinyin_split,
+    segment,
+    stem,
+    synonyms,
+    tokens,
+)
+
+#: discounts of the alternatives of a unit
+PINYIN_FACTOR = 0.8
+SPELL_FACTOR = 0.8
+SYN_FACTOR = 0.5
+#: one-character units weigh less than words and bigrams
+CHAR_W = 0.5
+#: weight of a bigram that straddles two words (jieba). Such fragments look like noise, but discounting them
+#: lost 2-3 dev queries (they carry the question's phrasing: 多少钱, 怎么办), so they weigh fully
+CROSS_W = 1.0
+#: an English word the index has never seen weighs like the rarest possible token; a Chinese bigram the
+#: index has never seen (often a fragment across two words) weighs a third of that
+UNKNOWN_EN = 1.0
+UNKNOWN_ZH = 0.35
+
+#: an alternative: (index token, kind, discount). Kinds: "main" (an s_q/s_a/s_t token), "py" (s_py token),
+#: "phrase" (space-separated bigrams that must all occur), "char" (one Chinese character)
+Alt = tuple[str, str, float]
+_RUN_RE = re.compile(f"{CJK_RE.pattern}+")
+
+
+@dataclass(slots=True)
+class Unit:
+    text: str
+    alts: list[Alt]
+    kind: str = "zh"  # zh | char | en | num | py | zhw (a Chinese word, confidence only)
+    weight: float = 0.0
+
+
+@dataclass(slots=True)
+class Analysis:
+    cleaned: str
+    units: list[Unit] = field(default_factory=list)
+    #: word-level units (jieba words, English words) for the confidence / no-answer decision
+    words: list[Unit] = field(default_factory=list)
+    #: typed word -> suggested word, for "did you mean"
+    corrections: dict[str, str] = field(default_factory=dict)
+    dfs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_weight(self) -> float:
+        return sum(u.weight for u in self.units)
+
+
+def idf(df: int, n: int) -> float:
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+def analyse(store: FaqStore, query: str) -> Analysis:
+    cleaned = clean_query(query)
+    an = Analysis(cleaned)
+    pending_py: list[str] = []
+
+    def flush_pinyin() -> None:
+        if len(pending_py) >= 2:
+            for a, b in itertools.pairwise(pending_py):
+                unit = Unit(a + b, [(a + b, "py", 0.9)], kind="py")
+                an.units.append(unit)
+                an.words.append(unit)
+        pending_py.clear()
+
+    vocabulary = store.words()
+    runs = list(_RUN_RE.finditer(cleaned))
+    done_runs: set[int] = set()
+    for tok in tokens(cleaned):
+        if tok.kind == "zh":
+            flush_pinyin()
+            run = next((r for r in runs if r.start() <= tok.start < r.end()), None)
+            if run is None or run.start() in done_runs:
+                continue
+            done_runs.add(run.start())
+            an.units.extend(_zh_units(run.group()))
+            an.words.extend(_zh_words(run.group()))
+            continue
+        raw = cleaned[tok.start : tok.end]
+        if raw in EN_STOP or tok.text in EN_STOP:
+            flush_pinyin()
+            continue
+        if tok.kind == "num":
+            flush_pinyin()
+            an.units.append(Unit(tok.text, [(tok.text, "main", 1.0)], kind="num"))
+            continue
+        df = store.doc_freq([tok.text])[tok.text]
+        if df == 0:
+            sylls = pinyin_split(raw)
+            if sylls is not None:
+                pending_py.extend(sylls)
+                continue
+        flush_pinyin()
+        alts: list[Alt] = [(tok.text, "main", 1.0)]
+        if df == 0 and len(raw) >= 4:
+            close = _close_word(raw, vocabulary)
+            if close is not None:
+                an.corrections[raw] = close
+                alts.append((stem(close), "main", SPELL_FACTOR))
+        unit = Unit(tok.text, alts, kind="en")
+        an.units.append(unit)
+        an.words.append(unit)
+    flush_pinyin()
+
+    syn = synonyms()
+    zh_words = [w for w in an.words if w.kind == "zhw"]
+    for u in [*an.units, *zh_words]:
+        for tok_text, col, factor in list(u.alts):
+            for other in sorted(syn.get(tok_text, ()) if col == "main" else ()):
+                u.alts.append((other, "main", SYN_FACTOR * factor))
+    _weigh(store, an, zh_words)
+    return an
+
+
+def _weigh(store: FaqStore, an: Analysis, zh_words: list[Unit]) -> None:
+    n = max(store.count(), 1)
+    an.dfs = dfs = alt_dfs(store, [*an.units, *an.words])
+    max_idf = idf(0, n)
+    for u in [*an.units, *zh_words]:
+        first = dfs.get(u.alts[0][0], 0)
+        known = [idf(dfs[t], n) * f for t, _, f in u.alts if dfs.get(t, 0) > 0]
+        if first > 0:
+            u.weight = idf(first, n)
+        elif known:
+            u.weight = max(known)
+        elif u.kind == "en":
+            u.weight = max_idf * UNKNOWN_EN
+        elif u.kind in {"zh", "cross"}:
+            u.weight = max_idf * UNKNOWN_ZH
+        elif u.kind == "zhw":
+            # a real word (jieba's dictionary) the FAQ never uses is information it does not cover
+            u.weight = max_idf if is_word(u.text) else 0.0
+        else:
+            u.weight = 0.0
+        if u.kind == "num":
+            u.weight *= 0.5
+        elif u.kind == "char" or (u.kind == "zhw" and len(u.text) == 1):
+            u.weight *= CHAR_W
+        elif u.kind == "cross":
+            u.weight *= CROSS_W
+
+
+def alt_dfs(store: FaqStore, units: list[Unit]) -> dict[str, int]:
+    """Entries containing each alternative (a phrase: its rarest bigram, an upper bound)."""
+    plain = {t for u in units for t, col, _ in u.alts if col != "phrase"}
+    parts = {b for u in units for t, col, _ in u.alts if col == "phrase" for b in t.split()}
+    dfs = store.doc_freq(plain | parts)
+    for u in units:
+        for t, col, _ in u.alts:
+            if col == "phrase":
+                dfs[t] = min(dfs[b] for b in t.split())
+    return dfs
+
+
+def _pinyin_bigram(bg: str) -> str:
+    return char_pinyin(bg[0]) + char_pinyin(bg[1])
+
+
+def _zh_units(run: str) -> list[Unit]:
+    """Every character bigram of a Chinese run (as the index has them), plus its one-character words."""
+    if len(run) == 1:
+        return [Unit(run, [(run, "char", 1.0)], kind="char")] if run not in ZH_FUNCTION_CHARS else []
+    units: list[Unit] = []
+    seen: set[str] = set()
+    words = segment(run)
+    cuts = set(itertools.accumulate(len(w) for w in words))
+    for i in range(len(run) - 1):
+        bg = run[i : i + 2]
+        if bg in seen or is_zh_noise(bg):
+            continue
+        seen.add(bg)
+        kind = "cross" if (i + 1) in cuts else "zh"
+        units.append(Unit(bg, [(bg, "main", 1.0), (_pinyin_bigram(bg), "py", PINYIN_FACTOR)], kind=kind))
+    for w in words:
+        if len(w) == 1 and w not in seen and w not in ZH_FUNCTION_CHARS and w not in ZH_STOP:
+            seen.add(w)
+            units.append(Unit(w, [(w, "char", 1.0)], kind="char"))
+    return units
+
+
+def _zh_words(run: str) -> list[Unit]:
+    """Word-level units of a Chinese run (for the confidence): content words, not stop words."""
+    out: list[Unit] = []
+    for word in dict.fromkeys(segment(run)):
+        if word in ZH_STOP or all(c in ZH_FUNCTION_CHARS for c in word):
+            continue
+        if len(word) == 1:
+            out.append(Unit(word, [(word, "char", 1.0)], kind="zhw"))
+        elif len(word) == 2:
+            out.append(
+                Unit(word, [(word, "main", 1.0), (_pinyin_bigram(word), "py", PINYIN_FACTOR)], kind="zhw")
+            )
+        else:
+            bigrams = " ".join(word[i : i + 2] for i in range(len(word) - 1))
+            out.append(Unit(word, [(bigrams, "phrase", 1.0)], kind="zhw"))
+    return out
+
+
+def _close_word(word: str, vocabulary: list[str]) -> str | None:
+    pool = [w for w in vocabulary if abs(len(w) - len(word)) <= 2 and (w[0] == word[0] or w[-1] == word[-1])]
+    found = difflib.get_close_matches(word, pool, n=5, cutoff=0.75)
+    if not found:
+        return None
+    # among equally close words prefer a transposition (chnage -> change, not charge)
+    return max(
+        found, key=lambda w: (sorted(w) == sorted(word), difflib.SequenceMatcher(None, word, w).ratio())
+    )

@@ -1,0 +1,48 @@
+"""Search quality on the dev queries (tests/data/queries_dev.jsonl), so regressions fail CI.
+
+The same computation as benchmarks/eval_faq.py. Nothing here (or in the search code) special-cases the dev
+strings: a harder held-out set is used for the real evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agentdesk.faq.store import FaqStore
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.fixture(scope="module")
+def figures(faq_store: FaqStore) -> dict[str, float]:
+    queries = [
+        json.loads(x) for x in (DATA / "queries_dev.jsonl").read_text(encoding="utf-8").splitlines() if x
+    ]
+    answerable = [q for q in queries if q["gold"]]
+    negatives = [q for q in queries if not q["gold"]]
+    hit1 = hit3 = 0
+    for q in answerable:
+        ids = [h.id for h in faq_store.search(q["text"], limit=5).hits]
+        hit1 += bool(ids[:1]) and ids[0] in q["gold"]
+        hit3 += any(i in q["gold"] for i in ids[:3])
+    no_answer = sum(1 for q in negatives if not faq_store.search(q["text"]).hits)
+    return {"hit@1": hit1 / len(answerable), "hit@3": hit3 / len(answerable), "no_answer": no_answer}
+
+
+def test_dev_quality_floor(figures: dict[str, float]) -> None:
+    """What the current ranking reaches (the naive baseline is hit@1 0.73 / hit@3 0.85): never go below."""
+    assert figures["hit@1"] >= 0.80, figures
+    assert figures["hit@3"] >= 0.85, figures
+    assert figures["no_answer"] >= 2, figures
+
+
+@pytest.mark.xfail(
+    strict=True, reason="issue targets not reached yet (see docs/faq.md); remove when they are"
+)
+def test_dev_targets_from_the_issue(figures: dict[str, float]) -> None:
+    assert figures["hit@1"] >= 0.85, figures
+    assert figures["hit@3"] >= 0.95, figures
+    assert figures["no_answer"] >= 6, figures

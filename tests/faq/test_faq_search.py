@@ -1,0 +1,129 @@
+"""Store and search behaviour on the shared 160-entry FAQ (a real SQLite file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agentdesk.faq import detect_lang
+from agentdesk.faq.model import FaqEntry
+from agentdesk.faq.store import SCHEMA_VERSION, FaqStore
+from agentdesk.faq.text import normalize, stem
+
+
+def top(store: FaqStore, query: str, **kw: object) -> list[str]:
+    return [h.id for h in store.search(query, **kw).hits]  # type: ignore[arg-type]
+
+
+def test_two_character_chinese_terms_are_found(faq_store: FaqStore) -> None:
+    # each of these is the whole query; the entry that is about it must come first
+    assert top(faq_store, "运费")[0] == "faq-016"
+    assert top(faq_store, "保修")[0] == "faq-098"
+    assert top(faq_store, "积分")[0] == "faq-137"
+    for term in ("发票", "退款", "拒收", "秒杀", "换货", "延保"):
+        hits = faq_store.search(term).hits
+        assert hits, term
+        assert term in hits[0].entry.question_zh + "".join(hits[0].entry.tags), term
+
+
+def test_english_words_are_stemmed(faq_store: FaqStore) -> None:
+    assert stem("refunds") == stem("refunded") == stem("refund")
+    assert stem("shipping") == stem("shipped") == stem("ship")
+    ids = top(faq_store, "refunded paypal")
+    assert ids[0] == "faq-055"
+
+
+def test_full_width_and_traditional_input(faq_store: FaqStore) -> None:
+    assert normalize("ＰａｙＰａｌ　退款") == "paypal 退款"
+    assert top(faq_store, "ＰａｙＰａｌ退款")[0] == top(faq_store, "PayPal退款")[0]
+    assert top(faq_store, "運費怎麼算")[0] == "faq-016"
+    # Cantonese wording (幾時 = when, 點樣 = how)
+    assert top(faq_store, "退款幾時到賬")[0] == "faq-051"
+    assert top(faq_store, "點樣開發票")[0] == "faq-144"
+
+
+def test_pasted_noise_is_ignored(faq_store: FaqStore) -> None:
+    plain = top(faq_store, "发票怎么开")
+    noisy = top(faq_store, "你好，在吗？订单NW260402117356 发票怎么开 谢谢 13812345678 https://x.example/a")
+    assert noisy[0] == plain[0]
+
+
+def test_snippet_positions_point_at_the_matched_text(faq_store: FaqStore) -> None:
+    hit = faq_store.search("运费", lang="zh").hits[0]
+    assert hit.snippet.matches
+    for start, end in hit.snippet.matches:
+        assert hit.snippet.text[start:end] == "运费"
+    en = faq_store.search("shipping fee", lang="en").hits[0]
+    assert en.lang == "en"
+    marked = [en.snippet.text[a:b].lower() for a, b in en.snippet.matches]
+    assert any(m.startswith("fee") or m.startswith("ship") for m in marked)
+
+
+def test_did_you_mean_from_the_index_vocabulary(faq_store: FaqStore) -> None:
+    res = faq_store.search("how do i chnage my pasword")
+    assert res.suggestion == "how do i change my password"
+
+
+def test_homophone_typo_and_pinyin(faq_store: FaqStore) -> None:
+    assert "faq-016" in top(faq_store, "运废怎么算")[:3]
+    assert "faq-144" in top(faq_store, "fapiao zenme kai")[:3]
+
+
+def test_no_answer_for_an_uncovered_question(faq_store: FaqStore) -> None:
+    res = faq_store.search("今天股市怎么样")
+    assert res.hits == ()
+    assert 0.0 <= res.best_score < 1.0
+    assert faq_store.search("").hits == ()
+    assert faq_store.search("？？？!!!").hits == ()
+
+
+def test_scores_are_0_to_1_best_first(faq_store: FaqStore) -> None:
+    hits = faq_store.search("退款多久到账", limit=5).hits
+    assert len(hits) == 5
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_lang_detection_and_presentation(faq_store: FaqStore) -> None:
+    assert detect_lang("How do I cancel?") == "en"
+    assert detect_lang("怎么取消订单") == "zh"
+    assert detect_lang("我的order已经shipped了") == "zh"
+    assert detect_lang("fapiao zenme kai") == "zh"
+    hit = faq_store.search("cancel order", lang="zh").hits[0]
+    assert hit.lang == "zh"
+    assert hit.snippet.text  # the Chinese answer
+
+
+def test_get_upsert_and_schema(tmp_path: Path) -> None:
+    store = FaqStore.open(tmp_path / "c.sqlite")
+    e = FaqEntry(
+        "x-1", "orders", "怎么开发票", "How do I get an invoice?", "在订单详情申请。", "From Order Details."
+    )
+    s1 = store.upsert([e])
+    s2 = store.upsert([e])
+    assert (s1.added, s2.unchanged) == (1, 1)
+    changed = FaqEntry(**{**_fields(e), "answer_en": "Under Order Details > Invoice."})
+    s3 = store.upsert([changed])
+    assert s3.updated == 1
+    assert store.get("x-1") == changed
+    assert store.get("nope") is None
+    assert store.search("invoice").hits[0].id == "x-1"
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    store.close()
+    reopened = FaqStore.open(tmp_path / "c.sqlite")
+    assert reopened.get("x-1") == changed
+    reopened.close()
+
+
+def test_corrupt_cache_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "faq.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    store = FaqStore.open(path)
+    assert store.moved_aside is not None and store.moved_aside.exists()
+    assert store.count() == 0
+    assert store.search("运费").hits == ()
+    store.close()
+
+
+def _fields(e: FaqEntry) -> dict[str, object]:
+    return {f: getattr(e, f) for f in FaqEntry.__dataclass_fields__}
