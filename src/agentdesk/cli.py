@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bot": ("bot", "run the desk bot beside WuKongIM (webhooks, autopilot, routing)"),
     "login": ("login", "save a profile's settings and its secrets (to the OS keyring)"),
     "logout": ("logout", "remove a profile's secrets from the OS keyring"),
+    "demo": ("demo", "the embedded demo: devserver + desk bot + simulated customers (+ console)"),
+    "doctor": ("doctor", "check config, keyring, server, token, desk channel, model and FAQ cache"),
 }
 
 USAGE = """usage: agentdesk [--version] <command> [args...]
