@@ -170,9 +170,11 @@ class HttpServer:
         if "chunked" in headers.get("transfer-encoding", "").lower():
             raise _BadRequest(411, "chunked request bodies are not supported; send Content-Length")
         length_text = headers.get("content-length", "0") or "0"
-        if not length_text.isdigit():
+        if not (length_text.isascii() and length_text.isdigit()):
             raise _BadRequest(400, "bad Content-Length")
-        length = int(length_text)
+        # a length with more digits than any body we accept is too large (and int() of thousands of
+        # digits would raise ValueError, which the caller reads as "line too long")
+        length = int(length_text) if len(length_text) <= 18 else self._max_body + 1
         if length > self._max_body:
             raise _BadRequest(413, f"request body larger than {self._max_body} bytes")
         body = await reader.readexactly(length) if length else b""

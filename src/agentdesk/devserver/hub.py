@@ -43,6 +43,7 @@ class ClientConn:
         "device_flag",
         "device_id",
         "device_level",
+        "max_queue",
         "pending",
         "queue",
         "session",
@@ -62,6 +63,7 @@ class ClientConn:
         device_level: int,
         version: int,
         session: Session,
+        max_queue: int = 20_000,
     ) -> None:
         self.conn_id = conn_id
         self.ws = ws
@@ -74,10 +76,38 @@ class ClientConn:
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.pending: dict[int, PendingRecv] = {}
         self.closing = False
+        #: packets queued beyond this = a client that does not read: it is dropped (see `push`)
+        self.max_queue = max_queue
 
-    def push(self, data: bytes) -> None:
-        if not self.closing:
-            self.queue.put_nowait(data)
+    def push(self, data: bytes) -> bool:
+        """Queue one packet (one WebSocket message); False if the connection is closing or was just
+        dropped for not reading."""
+        if self.closing:
+            return False
+        if self.queue.qsize() >= self.max_queue:
+            # The writer is stuck in ws.send (the peer stopped reading and TCP is full), so it cannot
+            # notice the backlog itself; without this the queue (and RECV retries) grow without bound.
+            log.warning(
+                "conn %d (%s): %d packets queued, dropping a client that does not read",
+                self.conn_id,
+                self.uid,
+                self.queue.qsize(),
+            )
+            self.abort()
+            return False
+        self.queue.put_nowait(data)
+        return True
+
+    def abort(self) -> None:
+        """Forget everything queued and cut the connection without a closing handshake."""
+        self.closing = True
+        self.pending.clear()
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
+        transport = self.ws.transport
+        if transport is not None:
+            transport.abort()
 
     def close_soon(self) -> None:
         """Stop writing after what is queued, then close the socket (from any callback)."""
@@ -259,7 +289,8 @@ class Hub:
             if conn.closing or not conn.pending:
                 continue
             done: list[int] = []
-            for message_id, item in conn.pending.items():
+            # a copy: push() may drop a stuck client, which clears `pending` under our feet
+            for message_id, item in list(conn.pending.items()):
                 if item.due > now:
                     continue
                 if item.attempts >= max_attempts:
@@ -267,6 +298,7 @@ class Hub:
                     continue
                 item.attempts += 1
                 item.due = now + interval
-                conn.push(item.data)
+                if not conn.push(item.data):
+                    break
             for message_id in done:
-                del conn.pending[message_id]
+                conn.pending.pop(message_id, None)

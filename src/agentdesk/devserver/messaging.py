@@ -15,7 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agentdesk.wukongim.packets import ChannelType, HeaderFlag, ReasonCode
+from agentdesk.wukongim.packets import (
+    MAX_REMAINING_LENGTH,
+    MAX_STRING_BYTES,
+    ChannelType,
+    HeaderFlag,
+    ReasonCode,
+)
 
 from .config import DevServerConfig
 from .hub import CMD_SUFFIX, ClientConn, Hub
@@ -37,6 +43,24 @@ SUPPORTED_TYPES = frozenset(
         ChannelType.VISITORS,
     }
 )
+
+
+#: RECV body bytes besides its strings and payload, at most: setting, channel_type, expire, stream_flag,
+#: stream_id, message_id, message_seq, timestamp, six u16 string lengths and a 32-char msg_key
+_RECV_FIXED = 1 + 1 + 4 + 1 + 8 + 8 + 4 + 4 + 6 * 2 + 32
+
+
+def recv_fits(
+    from_uid: str, channel_id: str, client_msg_no: str, payload_len: int, *, encrypted: bool
+) -> bool:
+    """Whether every RECV of this message can be encoded: each string ≤ 32 767 bytes and the body within
+    the 1 MiB limit once the payload is base64(AES-CBC) (`channel_id` as addressed; a person-channel
+    recipient sees `from_uid` there instead)."""
+    sizes = [len(s.encode("utf-8")) for s in (from_uid, channel_id, client_msg_no)]
+    if max(sizes) > MAX_STRING_BYTES:
+        return False
+    wire = 4 * ((payload_len // 16 + 1) * 16 + 2) // 3 if encrypted else payload_len
+    return _RECV_FIXED + sizes[0] + max(sizes[0], sizes[1]) + sizes[2] + wire <= MAX_REMAINING_LENGTH
 
 
 @dataclass(slots=True)

@@ -18,9 +18,18 @@ from .config import DevServerConfig
 from .httpserver import Request, Response, json_response
 from .hub import Hub
 from .ids import new_client_msg_no, valid_id
-from .messaging import Messaging, Outgoing
+from .messaging import Messaging, Outgoing, recv_fits
 from .restsync import SyncApi
-from .restutil import ApiError, body_obj, body_str_list, channel_of, get_int, get_str, get_str_list
+from .restutil import (
+    ApiError,
+    body_obj,
+    body_str_list,
+    channel_of,
+    get_int,
+    get_str,
+    get_str_list,
+    get_uint8,
+)
 from .storage import CHANNEL_FLAGS, Storage
 from .webhooks import WebhookPusher
 
@@ -69,14 +78,15 @@ class RestApi:
         }
 
     async def handle(self, req: Request) -> Response:
-        route = self.routes.get((req.method, req.path))
-        if route is None:
-            return json_response({"msg": "not found", "status": 404}, 404)
+        # WuKongIM's auth middleware runs before routing (unknown paths too); a blank token = no token
         token = self.cfg.manager_token
-        if token and req.path != "/health":
+        if token and token.strip() and req.path != "/health":
             given = req.headers.get("token", "")
             if not hmac.compare_digest(given.encode(), token.encode()):
                 return Response(401, b"")
+        route = self.routes.get((req.method, req.path))
+        if route is None:
+            return json_response({"msg": "not found", "status": 404}, 404)
         try:
             result = route(req)
         except ApiError as exc:
@@ -88,17 +98,15 @@ class RestApi:
     def user_token(self, req: Request) -> Any:
         d = body_obj(req)
         uid, token = get_str(d, "uid"), get_str(d, "token")
-        device_flag, level = get_int(d, "device_flag"), get_int(d, "device_level")
+        device_flag, level = get_uint8(d, "device_flag"), get_uint8(d, "device_level")
         if not uid.strip():
             raise ApiError("uid不能为空！")
         if not token.strip():
             raise ApiError("token不能为空！")
         if not valid_id(uid):
             raise ApiError("uid不能包含特殊字符！")
-        if self.messaging.is_system(uid):
+        if uid == self.cfg.system_uid:  # only the configured one: /user/systemuids_add bots log in
             raise ApiError("系统账号不允许更新token！")
-        if not 0 <= device_flag <= 255:
-            raise ApiError("device_flag out of range")
         self.storage.set_token(uid, device_flag, token, level)
         if level == 1:
             self.hub.kick_device(
@@ -164,21 +172,37 @@ class RestApi:
         if len(payload) > 1_000_000:
             raise ApiError("payload too large")
         expire = get_int(d, "expire")
+        if not 0 <= expire <= 0xFFFFFFFF:
+            raise ApiError("expire must be between 0 and 4294967295 (u32 seconds)")
         subscribers = get_str_list(d, "subscribers")
         if not valid_id(from_uid):
             raise ApiError("from_uid must not contain @, # or &")
         if subscribers and not get_str(d, "channel_id"):
-            for uid in subscribers:
-                if valid_id(uid):
-                    self.messaging.publish(
-                        Outgoing(from_uid, uid, ChannelType.PERSON, client_msg_no, payload, flags, 0, expire)
-                    )
+            targets = [uid for uid in subscribers if valid_id(uid)]
+            for uid in targets:
+                self._check_deliverable(from_uid, uid, client_msg_no, len(payload))
+            for uid in targets:
+                self.messaging.publish(
+                    Outgoing(from_uid, uid, ChannelType.PERSON, client_msg_no, payload, flags, 0, expire)
+                )
             return OK
         channel_id, channel_type = channel_of(d)
+        self._check_deliverable(from_uid, channel_id, client_msg_no, len(payload))
         msg = self.messaging.publish(
             Outgoing(from_uid, channel_id, channel_type, client_msg_no, payload, flags, 0, expire)
         )
         return {"status": 200, "data": {"message_id": msg.message_id, "client_msg_no": client_msg_no}}
+
+    def _check_deliverable(
+        self, from_uid: str, channel_id: str, client_msg_no: str, payload_len: int
+    ) -> None:
+        """Refuse what no RECV could carry (a 32 767-byte string or the 1 MiB packet limit): it would be
+        stored and answered with 200 but never reach a client."""
+        if not recv_fits(from_uid, channel_id, client_msg_no, payload_len, encrypted=self.cfg.encryption):
+            raise ApiError(
+                "message too large for a RECV packet: ids must be at most 32767 bytes and the "
+                f"{'encrypted ' if self.cfg.encryption else ''}payload must fit the 1 MiB packet limit"
+            )
 
     # -- channels ----------------------------------------------------------------------------------
 

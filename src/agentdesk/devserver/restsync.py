@@ -13,7 +13,7 @@ from .config import DevServerConfig
 from .httpserver import Request
 from .ids import fake_channel_id, peer_in
 from .messaging import Messaging
-from .restutil import ApiError, body_obj, get_int, get_str
+from .restutil import ApiError, body_obj, get_int, get_str, get_uint8, go_atoi, go_parse_uint64
 from .storage import Storage
 
 _MAX_LIMIT = 10_000
@@ -37,7 +37,7 @@ class SyncApi:
         d = body_obj(req)
         login_uid = get_str(d, "login_uid")
         channel_id = get_str(d, "channel_id")
-        channel_type = get_int(d, "channel_type")
+        channel_type = get_uint8(d, "channel_type")
         start = get_int(d, "start_message_seq")
         end = get_int(d, "end_message_seq")
         limit = get_int(d, "limit")
@@ -48,6 +48,8 @@ class SyncApi:
             raise ApiError("login_uid不能为空！")
         if start < 0 or end < 0:
             raise ApiError("message seqs must not be negative")
+        if limit < 0:
+            raise ApiError("limit must not be negative (0 = the default of 100)")
         limit = _DEFAULT_LIMIT if limit <= 0 else min(limit, _MAX_LIMIT)
         sid = fake_channel_id(login_uid, channel_id) if channel_type == ChannelType.PERSON else channel_id
         st = self.storage
@@ -105,8 +107,10 @@ class SyncApi:
         only_unread = get_int(d, "only_unread")
         page, page_size = get_int(d, "page"), get_int(d, "page_size")
         excluded = d.get("exclude_channel_types") or []
-        if not isinstance(excluded, list):
-            raise ApiError("exclude_channel_types must be an array")
+        if not isinstance(excluded, list) or not all(
+            isinstance(t, int) and not isinstance(t, bool) and 0 <= t <= 255 for t in excluded
+        ):
+            raise ApiError("exclude_channel_types must be an array of channel types (0-255)")
         known = self._parse_last_msg_seqs(get_str(d, "last_msg_seqs"))
         if not uid.strip() or msg_count <= 0:
             return []
@@ -132,6 +136,8 @@ class SyncApi:
             if deleted_at > 0 and deleted_at > msg_seq:
                 msg_seq = deleted_at + 1
             floor = msg_seq - 1 if msg_seq > 0 else 0
+            if floor >= last:  # the client already has everything (also keeps huge seqs out of SQLite)
+                continue
             recents = st.load_prev_range(sid, ctype, last, floor, msg_count)
             if not recents:
                 continue
@@ -168,28 +174,22 @@ class SyncApi:
 
     @staticmethod
     def _parse_last_msg_seqs(text: str) -> dict[str, int]:
-        """`channelId:channelType:lastSeq|…` → {"channelId-channelType": lastSeq}; bad items skipped."""
+        """`channelId:channelType:lastSeq|…` → {"channelId-channelType": lastSeq}, exactly as WuKongIM's
+        handler: items without three parts are skipped, the type goes through strconv.Atoi and the seq
+        through strconv.ParseUint with their errors ignored (0; an overflowing seq is 2**64-1)."""
         out: dict[str, int] = {}
         for item in text.split("|"):
             parts = item.split(":")
             if len(parts) != 3:
                 continue
-            try:
-                ctype = int(parts[1])
-            except ValueError:
-                ctype = 0
-            try:
-                seq = int(parts[2])
-            except ValueError:
-                seq = 0
-            out[f"{parts[0]}-{ctype}"] = max(seq, 0)
+            out[f"{parts[0]}-{go_atoi(parts[1])}"] = go_parse_uint64(parts[2])
         return out
 
     def _conversation_req(self, req: Request) -> tuple[dict[str, Any], str, str, int]:
         d = body_obj(req)
         uid = get_str(d, "uid")
         channel_id = get_str(d, "channel_id")
-        channel_type = get_int(d, "channel_type")
+        channel_type = get_uint8(d, "channel_type")
         if not uid.strip():
             raise ApiError("uid不能为空！")
         if not channel_id.strip() or channel_type == 0:

@@ -9,6 +9,8 @@ from .ids import valid_id
 from .messaging import SUPPORTED_TYPES
 
 _I64 = 2**63
+_U64_MAX = 2**64 - 1
+_DIGITS = frozenset("0123456789")
 
 
 class ApiError(Exception):
@@ -57,6 +59,45 @@ def get_int(d: dict[str, Any], key: str, default: int = 0) -> int:
     if not -_I64 <= value < _I64:
         raise ApiError(f"{key} is out of range")
     return value
+
+
+def get_uint8(d: dict[str, Any], key: str, default: int = 0) -> int:
+    """A Go `uint8` field (channel_type, device_flag, device_level): 0..255, else 400."""
+    value = get_int(d, key, default)
+    if not 0 <= value <= 255:
+        raise ApiError(f"{key} must be between 0 and 255")
+    return value
+
+
+def go_parse_uint64(text: str) -> int:
+    """`strconv.ParseUint(text, 10, 64)` with the error ignored, as WuKongIM uses it: only ASCII digits
+    (no sign, spaces or `_`), a syntax error gives 0, an overflow gives 2**64-1."""
+    value = 0
+    for ch in text:
+        if ch not in _DIGITS:
+            return 0
+        value = value * 10 + ord(ch) - 48
+        if value > _U64_MAX:
+            return _U64_MAX
+    return value
+
+
+def go_atoi(text: str) -> int:
+    """`strconv.Atoi(text)` with the error ignored: optional `+`/`-`, ASCII digits, 0 on a syntax error,
+    clamped to int64 on overflow."""
+    sign, digits = 1, text
+    if text[:1] in ("+", "-"):
+        sign, digits = (-1 if text[0] == "-" else 1), text[1:]
+    if not digits:
+        return 0
+    value = 0
+    for ch in digits:
+        if ch not in _DIGITS:
+            return 0
+        value = value * 10 + ord(ch) - 48
+        if value >= _I64:
+            return _I64 - 1 if sign > 0 else -_I64
+    return sign * value
 
 
 def get_str_list(d: dict[str, Any], key: str) -> list[str]:

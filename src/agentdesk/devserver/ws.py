@@ -195,6 +195,7 @@ class WsHandler:
             device_level=level,
             version=version,
             session=session,
+            max_queue=cfg.max_outbound_queue,
         )
 
     def _kick_older(self, conn: ClientConn) -> None:

@@ -15,10 +15,29 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from .codec_fields import (
+    I64,
+    I64_U8,
+    I64_U32,
+    I64_U32_I32,
+    I64_U32_U32_U8,
+    SETTING_TOPIC,
+    U8,
+    U8_U8,
+    U8_U8_U8,
+    U8_U32,
+    U32,
+    U64,
+    Short,
+    exact,
+    read_str,
+    stream_fields,
+    varint,
+    write_str,
+)
 from .packets import (
     LATEST_VERSION,
     MAX_REMAINING_LENGTH,
-    MAX_STRING_BYTES,
     Connack,
     Connect,
     Disconnect,
@@ -39,21 +58,6 @@ from .packets import (
 
 __all__ = ["Decoder", "decode_one", "encode"]
 
-_B = struct.Struct(">B")
-_H = struct.Struct(">H")
-_I = struct.Struct(">I")
-_Q = struct.Struct(">Q")
-_q = struct.Struct(">q")
-_BB = struct.Struct(">BB")
-_BBB = struct.Struct(">BBB")
-_qB = struct.Struct(">qB")
-_qI = struct.Struct(">qI")
-_BI = struct.Struct(">BI")
-_qIi = struct.Struct(">qIi")
-_qIIB = struct.Struct(">qIIB")
-
-_SETTING_STREAM = 0x02
-_SETTING_TOPIC = 0x08
 _PING_BYTE = PacketType.PING << 4
 _PONG_BYTE = PacketType.PONG << 4
 
@@ -62,94 +66,84 @@ _PONG_BYTE = PacketType.PONG << 4
 # encoding
 
 
-def _string(value: str) -> bytes:
-    """u16 length + UTF-8; the Go decoder reads the length as signed, hence the 32 767 limit."""
-    raw = value.encode("utf-8")
-    if len(raw) > MAX_STRING_BYTES:
-        raise ValueError(f"string field is {len(raw)} bytes UTF-8, the protocol allows {MAX_STRING_BYTES}")
-    return _H.pack(len(raw)) + raw
-
-
-def _stream_fields(version: int, setting: int) -> bool:
-    return 2 <= version <= 4 and bool(setting & _SETTING_STREAM)
-
-
 def _enc_connect(p: Connect, version: int) -> bytes:
-    head = _BB.pack(p.version, p.device_flag) + _string(p.device_id) + _string(p.uid)
-    return head + _string(p.token) + _q.pack(p.client_timestamp) + _string(p.client_key)
+    head = U8_U8.pack(p.version, p.device_flag) + write_str(p.device_id) + write_str(p.uid)
+    return head + write_str(p.token) + I64.pack(p.client_timestamp) + write_str(p.client_key)
 
 
 def _enc_connack(p: Connack, version: int) -> bytes:
     out = b""
     if p.server_version is not None:
-        out = _B.pack(p.server_version)
+        out = U8.pack(p.server_version)
         version = p.server_version
-    out += _qB.pack(p.time_diff, p.reason_code) + _string(p.server_key) + _string(p.salt)
-    return out + _Q.pack(p.node_id) if version >= 4 else out
+    out += I64_U8.pack(p.time_diff, p.reason_code) + write_str(p.server_key) + write_str(p.salt)
+    return out + U64.pack(p.node_id) if version >= 4 else out
 
 
 def _enc_send(p: Send, version: int) -> bytes:
     setting = p.setting
-    parts = [_BI.pack(setting, p.client_seq), _string(p.client_msg_no)]
-    if _stream_fields(version, setting):
-        parts.append(_string(p.stream_no))
-    parts.append(_string(p.channel_id))
-    parts.append(_B.pack(p.channel_type))
+    parts = [U8_U32.pack(setting, p.client_seq), write_str(p.client_msg_no)]
+    if stream_fields(version, setting):
+        parts.append(write_str(p.stream_no))
+    parts.append(write_str(p.channel_id))
+    parts.append(U8.pack(p.channel_type))
     if version >= 3:
-        parts.append(_I.pack(p.expire))
-    parts.append(_string(p.msg_key))
-    if setting & _SETTING_TOPIC:
-        parts.append(_string(p.topic))
+        parts.append(U32.pack(p.expire))
+    parts.append(write_str(p.msg_key))
+    if setting & SETTING_TOPIC:
+        parts.append(write_str(p.topic))
     parts.append(p.payload)
     return b"".join(parts)
 
 
 def _enc_sendack(p: Sendack, version: int) -> bytes:
-    return _qIIB.pack(p.message_id, p.client_seq, p.message_seq, p.reason_code)
+    return I64_U32_U32_U8.pack(p.message_id, p.client_seq, p.message_seq, p.reason_code)
 
 
 def _enc_recv(p: Recv, version: int) -> bytes:
     setting = p.setting
     parts = [
-        _B.pack(setting),
-        _string(p.msg_key),
-        _string(p.from_uid),
-        _string(p.channel_id),
-        _B.pack(p.channel_type),
+        U8.pack(setting),
+        write_str(p.msg_key),
+        write_str(p.from_uid),
+        write_str(p.channel_id),
+        U8.pack(p.channel_type),
     ]
     if version >= 3:
-        parts.append(_I.pack(p.expire))
-    parts.append(_string(p.client_msg_no))
-    if _stream_fields(version, setting):
-        parts.append(_B.pack(p.stream_flag))
-        parts.append(_string(p.stream_no))
-        parts.append(_Q.pack(p.stream_id))
-    parts.append(_qIi.pack(p.message_id, p.message_seq, p.timestamp))
-    if setting & _SETTING_TOPIC:
-        parts.append(_string(p.topic))
+        parts.append(U32.pack(p.expire))
+    parts.append(write_str(p.client_msg_no))
+    if stream_fields(version, setting):
+        parts.append(U8.pack(p.stream_flag))
+        parts.append(write_str(p.stream_no))
+        parts.append(U64.pack(p.stream_id))
+    parts.append(I64_U32_I32.pack(p.message_id, p.message_seq, p.timestamp))
+    if setting & SETTING_TOPIC:
+        parts.append(write_str(p.topic))
     parts.append(p.payload)
     return b"".join(parts)
 
 
 def _enc_recvack(p: Recvack, version: int) -> bytes:
-    return _qI.pack(p.message_id, p.message_seq)
+    return I64_U32.pack(p.message_id, p.message_seq)
 
 
 def _enc_disconnect(p: Disconnect, version: int) -> bytes:
-    return _B.pack(p.reason_code) + _string(p.reason)
+    return U8.pack(p.reason_code) + write_str(p.reason)
 
 
 def _enc_sub(p: Sub, version: int) -> bytes:
-    head = _B.pack(p.setting) + _string(p.sub_no) + _string(p.channel_id)
-    return head + _BB.pack(p.channel_type, p.action) + _string(p.param)
+    head = U8.pack(p.setting) + write_str(p.sub_no) + write_str(p.channel_id)
+    return head + U8_U8.pack(p.channel_type, p.action) + write_str(p.param)
 
 
 def _enc_suback(p: Suback, version: int) -> bytes:
-    return _string(p.sub_no) + _string(p.channel_id) + _BBB.pack(p.channel_type, p.action, p.reason_code)
+    return (
+        write_str(p.sub_no) + write_str(p.channel_id) + U8_U8_U8.pack(p.channel_type, p.action, p.reason_code)
+    )
 
 
 def _enc_event(p: Event, version: int) -> bytes:
-    return _string(p.id) + _string(p.type) + _q.pack(p.timestamp) + p.data
+    return write_str(p.id) + write_str(p.type) + I64.pack(p.timestamp) + p.data
 
 
 _ENCODERS: dict[type, tuple[int, Callable[[Any, int], bytes]]] = {
@@ -164,23 +158,6 @@ _ENCODERS: dict[type, tuple[int, Callable[[Any, int], bytes]]] = {
     Suback: (PacketType.SUBACK, _enc_suback),
     Event: (PacketType.EVENT, _enc_event),
 }
-
-
-def _varint(n: int) -> bytes:
-    """MQTT-style remaining length. Unlike the Go/SDK encoders, 0 is written as one `00` byte."""
-    if n < 0x80:
-        return bytes((n,))
-    if n < 0x4000:
-        return bytes((0x80 | (n & 0x7F), n >> 7))
-    out = bytearray()
-    while True:
-        digit = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(digit | 0x80)
-        else:
-            out.append(digit)
-            return bytes(out)
 
 
 def encode(packet: Packet, version: int) -> bytes:
@@ -220,7 +197,7 @@ def encode(packet: Packet, version: int) -> bytes:
         )
     if n < 0x80:
         return bytes(((ptype << 4) | flags, n)) + body
-    return bytes(((ptype << 4) | flags,)) + _varint(n) + body
+    return bytes(((ptype << 4) | flags,)) + varint(n) + body
 
 
 # --------------------------------------------------------------------------------------------------
@@ -231,37 +208,14 @@ def encode(packet: Packet, version: int) -> bytes:
 # bounds-checked explicitly.
 
 
-class _Short(Exception):
-    """A field runs past the end of the body (converted to ProtocolError by the caller)."""
-
-
-def _str(body: bytes, o: int) -> tuple[str, int]:
-    (n,) = _H.unpack_from(body, o)
-    o += 2
-    end = o + n
-    if n > MAX_STRING_BYTES:
-        raise ProtocolError(f"string length {n} exceeds {MAX_STRING_BYTES}")
-    if end > len(body):
-        raise _Short
-    try:
-        return body[o:end].decode("utf-8"), end
-    except UnicodeDecodeError as exc:
-        raise ProtocolError(f"string field is not valid UTF-8 ({exc.reason})") from None
-
-
-def _exact(body: bytes, o: int, what: str) -> None:
-    if o != len(body):
-        raise ProtocolError(f"{what} body has {len(body) - o} unexpected trailing bytes")
-
-
 def _dec_connect(body: bytes, flags: int, version: int) -> Connect:
-    pver, device_flag = _BB.unpack_from(body, 0)
-    device_id, o = _str(body, 2)
-    uid, o = _str(body, o)
-    token, o = _str(body, o)
-    (ts,) = _q.unpack_from(body, o)
-    client_key, o = _str(body, o + 8)
-    _exact(body, o, "CONNECT")
+    pver, device_flag = U8_U8.unpack_from(body, 0)
+    device_id, o = read_str(body, 2)
+    uid, o = read_str(body, o)
+    token, o = read_str(body, o)
+    (ts,) = I64.unpack_from(body, o)
+    client_key, o = read_str(body, o + 8)
+    exact(body, o, "CONNECT")
     return Connect(pver, device_flag, device_id, uid, token, ts, client_key, flags)
 
 
@@ -272,34 +226,34 @@ def _dec_connack(body: bytes, flags: int, version: int) -> Connack:
         server_version = body[0]
         version = server_version
         o = 1
-    time_diff, reason = _qB.unpack_from(body, o)
-    server_key, o = _str(body, o + 9)
-    salt, o = _str(body, o)
+    time_diff, reason = I64_U8.unpack_from(body, o)
+    server_key, o = read_str(body, o + 9)
+    salt, o = read_str(body, o)
     node_id = 0
     if version >= 4:
-        (node_id,) = _Q.unpack_from(body, o)
+        (node_id,) = U64.unpack_from(body, o)
         o += 8
-    _exact(body, o, "CONNACK")
+    exact(body, o, "CONNACK")
     return Connack(time_diff, reason, server_key, salt, server_version, node_id, flags)
 
 
 def _dec_send(body: bytes, flags: int, version: int) -> Send:
-    setting, client_seq = _BI.unpack_from(body, 0)
-    client_msg_no, o = _str(body, 5)
+    setting, client_seq = U8_U32.unpack_from(body, 0)
+    client_msg_no, o = read_str(body, 5)
     stream_no = ""
-    if 2 <= version <= 4 and setting & _SETTING_STREAM:
-        stream_no, o = _str(body, o)
-    channel_id, o = _str(body, o)
+    if stream_fields(version, setting):
+        stream_no, o = read_str(body, o)
+    channel_id, o = read_str(body, o)
     channel_type = body[o]
     o += 1
     expire = 0
     if version >= 3:
-        (expire,) = _I.unpack_from(body, o)
+        (expire,) = U32.unpack_from(body, o)
         o += 4
-    msg_key, o = _str(body, o)
+    msg_key, o = read_str(body, o)
     topic = ""
-    if setting & _SETTING_TOPIC:
-        topic, o = _str(body, o)
+    if setting & SETTING_TOPIC:
+        topic, o = read_str(body, o)
     return Send(
         setting,
         client_seq,
@@ -318,35 +272,35 @@ def _dec_send(body: bytes, flags: int, version: int) -> Send:
 def _dec_sendack(body: bytes, flags: int, version: int) -> Sendack:
     if len(body) != 17:
         raise ProtocolError(f"SENDACK body must be 17 bytes, got {len(body)}")
-    message_id, client_seq, message_seq, reason = _qIIB.unpack(body)
+    message_id, client_seq, message_seq, reason = I64_U32_U32_U8.unpack(body)
     return Sendack(message_id, client_seq, message_seq, reason, flags)
 
 
 def _dec_recv(body: bytes, flags: int, version: int) -> Recv:
     setting = body[0]
-    msg_key, o = _str(body, 1)
-    from_uid, o = _str(body, o)
-    channel_id, o = _str(body, o)
+    msg_key, o = read_str(body, 1)
+    from_uid, o = read_str(body, o)
+    channel_id, o = read_str(body, o)
     channel_type = body[o]
     o += 1
     expire = 0
     if version >= 3:
-        (expire,) = _I.unpack_from(body, o)
+        (expire,) = U32.unpack_from(body, o)
         o += 4
-    client_msg_no, o = _str(body, o)
+    client_msg_no, o = read_str(body, o)
     stream_flag = 0
     stream_no = ""
     stream_id = 0
-    if 2 <= version <= 4 and setting & _SETTING_STREAM:
+    if stream_fields(version, setting):
         stream_flag = body[o]
-        stream_no, o = _str(body, o + 1)
-        (stream_id,) = _Q.unpack_from(body, o)
+        stream_no, o = read_str(body, o + 1)
+        (stream_id,) = U64.unpack_from(body, o)
         o += 8
-    message_id, message_seq, timestamp = _qIi.unpack_from(body, o)
+    message_id, message_seq, timestamp = I64_U32_I32.unpack_from(body, o)
     o += 16
     topic = ""
-    if setting & _SETTING_TOPIC:
-        topic, o = _str(body, o)
+    if setting & SETTING_TOPIC:
+        topic, o = read_str(body, o)
     return Recv(
         setting,
         msg_key,
@@ -370,40 +324,40 @@ def _dec_recv(body: bytes, flags: int, version: int) -> Recv:
 def _dec_recvack(body: bytes, flags: int, version: int) -> Recvack:
     if len(body) != 12:
         raise ProtocolError(f"RECVACK body must be 12 bytes, got {len(body)}")
-    message_id, message_seq = _qI.unpack(body)
+    message_id, message_seq = I64_U32.unpack(body)
     return Recvack(message_id, message_seq, flags)
 
 
 def _dec_disconnect(body: bytes, flags: int, version: int) -> Disconnect:
     reason_code = body[0]
-    reason, o = _str(body, 1)
-    _exact(body, o, "DISCONNECT")
+    reason, o = read_str(body, 1)
+    exact(body, o, "DISCONNECT")
     return Disconnect(reason_code, reason, flags)
 
 
 def _dec_sub(body: bytes, flags: int, version: int) -> Sub:
     setting = body[0]
-    sub_no, o = _str(body, 1)
-    channel_id, o = _str(body, o)
-    channel_type, action = _BB.unpack_from(body, o)
-    param, o = _str(body, o + 2)
-    _exact(body, o, "SUB")
+    sub_no, o = read_str(body, 1)
+    channel_id, o = read_str(body, o)
+    channel_type, action = U8_U8.unpack_from(body, o)
+    param, o = read_str(body, o + 2)
+    exact(body, o, "SUB")
     return Sub(setting, sub_no, channel_id, channel_type, action, param, flags)
 
 
 def _dec_suback(body: bytes, flags: int, version: int) -> Suback:
-    sub_no, o = _str(body, 0)
-    channel_id, o = _str(body, o)
+    sub_no, o = read_str(body, 0)
+    channel_id, o = read_str(body, o)
     if len(body) - o != 3:
         raise ProtocolError(f"SUBACK body must end with 3 bytes after the strings, got {len(body) - o}")
-    channel_type, action, reason = _BBB.unpack_from(body, o)
+    channel_type, action, reason = U8_U8_U8.unpack_from(body, o)
     return Suback(sub_no, channel_id, channel_type, action, reason, flags)
 
 
 def _dec_event(body: bytes, flags: int, version: int) -> Event:
-    event_id, o = _str(body, 0)
-    event_type, o = _str(body, o)
-    (ts,) = _q.unpack_from(body, o)
+    event_id, o = read_str(body, 0)
+    event_type, o = read_str(body, o)
+    (ts,) = I64.unpack_from(body, o)
     return Event(event_id, event_type, ts, body[o + 8 :], flags)
 
 
@@ -538,7 +492,7 @@ class Decoder:
                 continue
             try:
                 pkt = dec(body, flags, self.version)
-            except (struct.error, IndexError, _Short):
+            except (struct.error, IndexError, Short):
                 raise ProtocolError(
                     f"{_NAMES[ptype]} body of {length} bytes is too short for its fields (version {self.version})"
                 ) from None

@@ -4,13 +4,20 @@ The scheme is weak by design (static IV per connection, a 64-bit key written as 
 MD5-based msg_key) but it is what the server and the official SDKs speak, so it is copied exactly.
 
 Speed (measured with benchmarks/bench_codec.py on the 2-core dev box): building a `Cipher` per
-message costs about as much as the AES work itself, so a session builds its CBC `Cipher` once and
-only opens a context per message. For decryption of the usual small chat payloads it goes further:
-it keeps one AES-ECB decryptor context for its whole life (ECB carries no state between `update`
-calls) and forms CBC as ECB-decrypt(C_i) XOR C_{i-1}, with one big-int XOR for the chain. That is
-~28% faster at 200 bytes but slower from ~4 KB on (the XOR grows), so larger ciphertexts take the
-ordinary cached-CBC path. Because of the shared context a Session is not thread-safe: use it from
-the connection's task only.
+message costs about as much as the AES work itself, and even opening a context from a cached `Cipher`
+costs ~40% of a 200-byte encryption, so a session keeps its contexts for its whole life:
+
+* Encryption (payloads and both msg_key MACs) goes through one CBC encryptor that is never finalized.
+  After a message it holds the last ciphertext block C_prev as its chain value, so the next message
+  is started as if from the fixed IV by XOR-ing (IV xor C_prev) into its first plaintext block:
+  E(P_1 xor IV xor C_prev xor C_prev) = E(P_1 xor IV). PKCS#7 padding is applied here, so every
+  `update` is block-aligned and returns all its ciphertext at once. ~45% faster at 200 bytes.
+* Decryption of the usual small chat payloads uses one AES-ECB decryptor (ECB carries no state between
+  `update` calls) and forms CBC as ECB-decrypt(C_i) XOR C_{i-1}, with one big-int XOR for the chain.
+  That is ~28% faster at 200 bytes but slower from ~4 KB on (the XOR grows), so larger ciphertexts
+  take a CBC decryptor opened from the cached `Cipher`.
+
+Because of the shared contexts a Session is not thread-safe: use it from the connection's task only.
 """
 
 from __future__ import annotations
@@ -87,7 +94,7 @@ class Session:
     in CONNACK): payloads pass through unchanged and msg keys are "".
     """
 
-    __slots__ = ("_cipher", "_ecb_dec", "aes_iv", "aes_key", "encrypted")
+    __slots__ = ("_cipher", "_ecb_dec", "_enc", "_enc_mask", "_iv_int", "aes_iv", "aes_key", "encrypted")
 
     def __init__(self, aes_key: bytes, aes_iv: bytes) -> None:
         if len(aes_key) != 16 or len(aes_iv) != 16:
@@ -99,6 +106,11 @@ class Session:
         self.encrypted = True
         self._cipher: Cipher[modes.CBC] | None = Cipher(algorithms.AES(aes_key), modes.CBC(aes_iv))
         self._ecb_dec: CipherContext | None = Cipher(algorithms.AES(aes_key), modes.ECB()).decryptor()
+        self._iv_int = int.from_bytes(aes_iv, "big")
+        self._enc: CipherContext | None = None
+        #: IV xor the chain block `_enc` holds: XOR-ed into the first block of the next message
+        self._enc_mask = 0
+        self._reset_encryptor()
 
     @classmethod
     def plaintext(cls) -> Session:
@@ -109,6 +121,9 @@ class Session:
         self.encrypted = False
         self._cipher = None
         self._ecb_dec = None
+        self._enc = None
+        self._enc_mask = 0
+        self._iv_int = 0
         return self
 
     def __repr__(self) -> str:
@@ -116,15 +131,34 @@ class Session:
 
     # -- AES ------------------------------------------------------------------------------------
 
-    def _encrypt_b64(self, plain: bytes) -> bytes:
+    def _reset_encryptor(self) -> None:
         assert self._cipher is not None
+        self._enc = self._cipher.encryptor()
+        self._enc_mask = 0
+
+    def _encrypt_b64(self, plain: bytes) -> bytes:
+        """base64(AES-CBC-PKCS7(plain)) with the fixed IV, through the long-lived encryptor."""
+        enc = self._enc
+        assert enc is not None
         pad = _BLOCK - len(plain) % _BLOCK
-        enc = self._cipher.encryptor()
-        return base64.b64encode(enc.update(plain + bytes((pad,)) * pad) + enc.finalize())
+        data = plain + bytes((pad,)) * pad
+        mask = self._enc_mask
+        if mask:  # restart the chain at the IV (see the module docstring)
+            data = (int.from_bytes(data[:_BLOCK], "big") ^ mask).to_bytes(_BLOCK, "big") + data[_BLOCK:]
+        try:
+            ct = enc.update(data)
+        except BaseException:
+            self._reset_encryptor()  # the chain value is unknown now: start over from the IV
+            raise
+        if len(ct) != len(data):  # cannot happen for block-aligned input; never emit a short ciphertext
+            self._reset_encryptor()
+            raise CryptoError(f"AES-CBC returned {len(ct)} bytes for {len(data)}")
+        self._enc_mask = self._iv_int ^ int.from_bytes(ct[-_BLOCK:], "big")
+        return base64.b64encode(ct)
 
     def encrypt_payload(self, plain: bytes) -> bytes:
         """Wire payload of a SEND/RECV: ASCII of base64(AES-CBC-PKCS7(plain)) (b.4)."""
-        if self._cipher is None:
+        if self._enc is None:
             return bytes(plain)
         return self._encrypt_b64(plain)
 
