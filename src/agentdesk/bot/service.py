@@ -29,9 +29,9 @@ from agentdesk.ai import DraftEngine
 from agentdesk.bot.config import BotConfig
 from agentdesk.bot.router import GROUP, VISITORS, Processed, Router
 from agentdesk.bot.store import BotStore, OutboxRow
-from agentdesk.devserver.httpserver import HttpServer, Request, Response, json_response
 from agentdesk.faq.store import FaqStore
 from agentdesk.faq.sync import etag_for, export_jsonl
+from agentdesk.httpd import HttpServer, Request, Response, json_response
 from agentdesk.wukongim.rest import (
     MessageResp,
     RestClient,

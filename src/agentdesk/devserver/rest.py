@@ -12,10 +12,10 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
+from agentdesk.httpd import Request, Response, json_response
 from agentdesk.wukongim.packets import ChannelType, HeaderFlag
 
 from .config import DevServerConfig
-from .httpserver import Request, Response, json_response
 from .hub import Hub
 from .ids import new_client_msg_no, valid_id
 from .messaging import Messaging, Outgoing, recv_fits

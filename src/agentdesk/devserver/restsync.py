@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentdesk.httpd import Request
 from agentdesk.wukongim.packets import ChannelType
 
 from .config import DevServerConfig
-from .httpserver import Request
 from .ids import fake_channel_id, peer_in
 from .messaging import Messaging
 from .restutil import ApiError, body_obj, get_int, get_str, get_uint8, go_atoi, go_parse_uint64

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .httpserver import Request
+from agentdesk.httpd import Request
+
 from .ids import valid_id
 from .messaging import SUPPORTED_TYPES
 

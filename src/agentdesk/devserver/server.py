@@ -21,10 +21,10 @@ from types import TracebackType
 
 from websockets.asyncio.server import Server, serve
 
+from agentdesk.httpd import HttpServer
 from agentdesk.wukongim.packets import MAX_REMAINING_LENGTH
 
 from .config import DevServerConfig
-from .httpserver import HttpServer
 from .hub import ClientConn, Hub
 from .messaging import Messaging
 from .rest import RestApi

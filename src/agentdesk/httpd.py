@@ -1,4 +1,4 @@
-"""A small asyncio HTTP/1.1 server for the REST API (no new dependency).
+"""A small asyncio HTTP/1.1 server (no new dependency), shared by the devserver REST API and the desk bot.
 
 Supports what WuKongIM clients send: GET/POST with a Content-Length body (no chunked uploads), keep-alive
 (HTTP/1.1 default, `Connection: close` honoured), JSON responses. Limits protect it from untrusted input:
@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 _REASONS = {
     200: "OK",
+    204: "No Content",
+    304: "Not Modified",
     400: "Bad Request",
     401: "Unauthorized",
     404: "Not Found",
@@ -30,6 +32,7 @@ _REASONS = {
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     501: "Not Implemented",
+    503: "Service Unavailable",
 }
 _MAX_LINE = 8192
 _MAX_HEADERS = 100
