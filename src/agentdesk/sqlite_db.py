@@ -57,7 +57,7 @@ def open_db(
         if memory or not rebuild_if_corrupt or not _is_corruption(exc):
             # Locked, unreadable or unopenable files are not corrupt: never move them aside.
             raise DatabaseError(f"{p}: cannot read the database ({exc})") from exc
-        moved = _move_aside(p)
+        moved = move_aside(p)
         conn, version = _connect(str(p), check_same_thread, busy_timeout_ms)
     if version > len(migrations):
         conn.close()
@@ -104,7 +104,8 @@ def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
     return getattr(exc, "sqlite_errorcode", None) in _CORRUPTION_CODES
 
 
-def _move_aside(path: Path) -> Path:
+def move_aside(path: Path) -> Path:
+    """Rename an unreadable file (and its WAL/SHM/journal) to `<name>.corrupt-<time>`; never delete."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
     n = 1

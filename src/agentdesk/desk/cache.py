@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
 from agentdesk.desk import protocol as p
 from agentdesk.desk.state import LogEntry, Reducer
-from agentdesk.sqlite_db import DatabaseError, Migration, open_db
+from agentdesk.sqlite_db import DatabaseError, Migration, move_aside, open_db
 
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     """
@@ -66,7 +65,7 @@ class DeskCache:
             return cls._memory(path, bot_uid, exc)
         except sqlite3.DatabaseError:  # unreadable beyond the header check: move it aside, rebuild once
             try:
-                moved = _move_aside(path)
+                moved = move_aside(path)
                 cache = cls._open(path, bot_uid, desk_channel, check_same_thread)
             except (DatabaseError, OSError, sqlite3.Error) as exc:
                 return cls._memory(path, bot_uid, exc)
@@ -176,19 +175,3 @@ def _raw(entry: LogEntry) -> bytes:
 
 def _rebuilt(moved: Path) -> str:
     return f"the desk cache was unreadable and was rebuilt from the server (the old file is kept as {moved.name})"
-
-
-def _move_aside(path: Path) -> Path:
-    """Rename an unreadable file (and its WAL/SHM) to ``<name>.corrupt-<time>``; never deletes anything."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    n = 1
-    while target.exists():
-        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
-        n += 1
-    path.replace(target)
-    for suffix in ("-wal", "-shm", "-journal"):
-        side = path.with_name(path.name + suffix)
-        if side.exists():
-            side.replace(target.with_name(target.name + suffix))
-    return target
