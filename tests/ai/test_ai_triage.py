@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from helpers_ai import DEV
+from helpers_ai import DEV, DEV_BY_ID
 
 from agentdesk.ai import Conversation
 from agentdesk.ai.text import clean, describe, find_amounts
 from agentdesk.ai.triage import combine, triage
+from agentdesk.faq.store import FaqStore
 
 URGENT = {
     "abuse": ["你们这帮废物，客服都是聋子吗", "You people are useless, what a bunch of idiots"],
@@ -257,3 +258,88 @@ def test_faq_questions_versus_incidents(text: str, route: str) -> None:
 )
 def test_unreadable_payloads(turns: list[object], route: str) -> None:
     assert triage(Conversation.from_script({"turns": turns})).route == route
+
+
+# --- damage to the customer's property caused by a product: a claim, a person handles it ------------------
+
+PROPERTY_DAMAGE = [
+    "Your store sold me a faulty heater that leaked and ruined my wooden floor.",
+    "The dishwasher leaked and destroyed the kitchen cabinets",
+    "Your humidifier damaged our hardwood floors",
+    "The dye from the new cushion stained my sofa",
+    "My carpet is completely soaked because the water purifier leaked",
+    "The charger fried my laptop",
+    "热水器漏水，把我家的木地板泡坏了",
+    "你们的洗衣机漏水泡坏了楼下邻居的天花板",
+    "这个加湿器损坏了我的家具",
+    "空调漏水把墙泡坏了",
+    "衣架掉色，把我的衣服都染色了",
+    "地板都被泡坏了，你们说怎么办",
+    "熱水器漏水，把我家的木地板泡壞了",  # Traditional
+    "個加濕器整壞咗我屋企地板",  # Cantonese
+    "这次漏水给我们造成了很大的财产损失",
+]
+
+
+@pytest.mark.parametrize("text", PROPERTY_DAMAGE)
+def test_property_damage_needs_a_human(text: str) -> None:
+    result = triage(Conversation.of_texts(text))
+    assert result.has("property_damage"), result
+    assert result.route in ("needs_human", "escalate_urgent")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "充电器烧坏了我家的插座",  # burned: fire is a safety incident
+        "插排把插座烧黑了",
+        "The heater scorched my rug",
+        "The heater left burn marks on my table",
+    ],
+)
+def test_burn_damage_is_a_safety_incident(text: str) -> None:
+    assert triage(Conversation.of_texts(text)).route == "escalate_urgent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # transit damage and faults of the item itself are FAQ cases (faq-023, faq-039, faq-106...)
+        "The item arrived damaged, what should I do?",
+        "The box arrived crushed and the item inside is broken",
+        "The courier damaged my parcel",
+        "收到的包裹外箱破了，东西也摔坏了",
+        "快递把我的包裹弄坏了",
+        "电机烧坏了，保修吗",
+        "新买的电视一开机就黑屏，是坏了吗",
+        # the customer's own accident (warranty exclusions, accident protection)
+        "我不小心把手机摔坏了，能修吗",
+        "我不小心把手机弄坏了",
+        # hypothetical or negated
+        "这个加湿器会不会漏水泡坏地板？",
+        "如果漏水弄坏了地板怎么办",
+        "这个会损坏地板吗",
+        "Will this heater damage my wooden floor?",
+        "Could the humidifier ruin my floor if it leaks?",
+        "Does the warranty cover water damage?",
+        "It did not damage my floor, I just want to return it",
+        # not property
+        "The delay ruined my weekend",
+    ],
+)
+def test_near_misses_of_property_damage_stay_with_the_ai(text: str) -> None:
+    result = triage(Conversation.of_texts(text))
+    assert result.route == "ai_ok", result
+
+
+def test_faq_has_transit_damage_entries(faq_store: FaqStore) -> None:
+    """The near-miss "arrived damaged" really is an FAQ case: the FAQ answers it."""
+    for query in ("The item arrived damaged, what should I do?", "收到的包裹外箱破了，东西也摔坏了"):
+        hits = faq_store.search(query, limit=3).hits
+        assert hits and any("damaged in transit" in h.entry.tags for h in hits), query
+
+
+def test_first_turn_of_a_damage_claim_is_not_answered_by_the_bot() -> None:
+    """cvd-012's first turn on its own (before the court threat) already needs a person."""
+    first = DEV_BY_ID["cvd-012"]["turns"][0]
+    assert triage(Conversation.of_texts(first)).route == "needs_human"

@@ -11,7 +11,7 @@ import itertools
 import re
 from collections.abc import Sequence
 
-from agentdesk.ai.text import clean
+from agentdesk.ai.text import clean, drop_noise, is_pinyin, message_text
 from agentdesk.ai.types import Conversation, DraftResult, Route, Tone, TriageResult
 from agentdesk.faq.model import FaqHit, Lang
 
@@ -27,7 +27,99 @@ FOLLOWUP_OVERLAP = 0.25
 #: ...and this much more than the best entry does
 FOLLOWUP_MARGIN = 0.1
 MIN_FOLLOWUP_GRAMS = 4
+#: confidence discounts (see `confidence`): a reply whose cited entries cover less than this share of the
+#: customer's content words is discounted (factor `COVERAGE_FLOOR + coverage`, so 0.5 at no overlap)...
+COVERAGE_FULL = 0.5
+COVERAGE_FLOOR = 0.5
+#: ...and when the best entry not cited scores at least this fraction of the cited one (an ambiguous
+#: match), the factor falls linearly to `MARGIN_FLOOR` for a tie
+MARGIN_START = 0.9
+MARGIN_FLOOR = 0.5
+#: fewer content terms than this in the last message: the whole conversation is measured instead
+MIN_COVERAGE_TERMS = 3
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+#: characters that carry no topic (pronouns, particles, question words): not content
+_ZH_FUNCTION = frozenset(
+    "我你您他她它的了吗呢吧啊呀么怎什可以能会要想是在有没不这那个一下请问谢好亲哈嗯就还都也和跟给把被得地着过嘛喔哦呗啦咋"
+)
+_EN_FUNCTION = frozenset(
+    [
+        "the",
+        "and",
+        "you",
+        "can",
+        "for",
+        "how",
+        "what",
+        "it's",
+        "was",
+        "are",
+        "this",
+        "that",
+        "with",
+        "did",
+        "does",
+        "is",
+        "a",
+        "an",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "it",
+        "i",
+        "me",
+        "we",
+        "our",
+        "your",
+        "yours",
+        "please",
+        "thanks",
+        "thank",
+        "hi",
+        "hello",
+        "hey",
+        "there",
+        "here",
+        "have",
+        "has",
+        "had",
+        "get",
+        "got",
+        "will",
+        "would",
+        "could",
+        "should",
+        "just",
+        "want",
+        "need",
+        "know",
+        "any",
+        "some",
+        "about",
+        "from",
+        "when",
+        "where",
+        "why",
+        "which",
+        "who",
+        "them",
+        "they",
+        "then",
+        "than",
+        "its",
+        "not",
+        "but",
+        "so",
+        "if",
+        "or",
+        "also",
+        "still",
+        "yet",
+        "one",
+    ]
+)
 _STOP = {
     "the",
     "and",
@@ -140,6 +232,72 @@ def _overlap(message: str, hit: FaqHit) -> float:
     return len(grams & target) / len(grams)
 
 
+def _content_terms(text: str) -> tuple[set[str], set[str], set[str]]:
+    """Topic-bearing terms: Chinese content characters and bigrams, English word stems (first 5 letters)."""
+    text = drop_noise(clean(text)).lower()
+    han = [c for c in text if _HAN.match(c)]
+    chars = {c for c in han if c not in _ZH_FUNCTION}
+    bigrams = {
+        a + b
+        for a, b in itertools.pairwise(text)
+        if _HAN.match(a) and _HAN.match(b) and not (a in _ZH_FUNCTION and b in _ZH_FUNCTION)
+    }
+    words = {w[:5] for w in re.findall(r"[a-z]{3,}", text) if w not in _EN_FUNCTION}
+    return chars, bigrams, words
+
+
+def coverage(text: str, hits: Sequence[FaqHit]) -> float | None:
+    """The share of the customer's content terms that the cited entries contain (question, answer and tags in
+    both languages); Chinese counts characters and bigrams half each (robust to paraphrase, strict on
+    topic). None when the text has nothing to measure (only emoji, only pinyin, no words)."""
+    chars, bigrams, words = _content_terms(text)
+    if not chars and is_pinyin(re.findall(r"[A-Za-z]{2,}", text)):
+        return None  # toneless pinyin: the FAQ search reads it, a term overlap cannot
+    if not chars and not words:
+        return None
+    t_chars: set[str] = set()
+    t_bigrams: set[str] = set()
+    t_words: set[str] = set()
+    for h in hits:
+        e = h.entry
+        c, b, w = _content_terms(" ".join((e.question_zh, e.question_en, e.answer_zh, e.answer_en, *e.tags)))
+        t_chars |= c
+        t_bigrams |= b
+        t_words |= w
+    parts: list[tuple[float, int]] = []
+    if chars:
+        share_chars = len(chars & t_chars) / len(chars)
+        share_bigrams = len(bigrams & t_bigrams) / len(bigrams) if bigrams else share_chars
+        parts.append(((share_chars + share_bigrams) / 2, len(chars)))
+    if words:
+        parts.append((len(words & t_words) / len(words), len(words)))
+    return sum(p * n for p, n in parts) / sum(n for _, n in parts)
+
+
+def confidence(chosen: Sequence[FaqHit], hits: Sequence[FaqHit], conversation: Conversation) -> float:
+    """How far the offline reply can be trusted: the cited entry's retrieval score, discounted when the cited
+    entries cover little of what the customer wrote (a match on one incidental word), and when an entry that
+    is not cited scores nearly as well (an ambiguous match)."""
+    if not chosen:
+        return 0.0
+    score = max(0.0, min(1.0, chosen[0].score))
+    texts = [message_text(m) for m in conversation.customer_messages()]
+    texts = [t for t in texts if t.strip()]
+    last = texts[-1] if texts else ""
+    chars, _, words = _content_terms(last)
+    measured = last if len(chars) + len(words) >= MIN_COVERAGE_TERMS else "\n".join(texts)
+    cov = coverage(measured, chosen)
+    if cov is not None and cov < COVERAGE_FULL:
+        score *= COVERAGE_FLOOR + cov
+    cited = {h.id for h in chosen}
+    runner_up = max((h.score for h in hits if h.id not in cited), default=0.0)
+    if chosen[0].score > 0:
+        ratio = min(1.0, runner_up / chosen[0].score)
+        if ratio > MARGIN_START:
+            score *= 1.0 - (1.0 - MARGIN_FLOOR) * (ratio - MARGIN_START) / (1.0 - MARGIN_START)
+    return max(0.0, min(1.0, score))
+
+
 def choose_hits(hits: Sequence[FaqHit], followup: str = "") -> list[FaqHit]:
     """The FAQ entries a reply cites: the best one, plus a close second, or the entry that best answers the
     customer's last message when the best one does not (a follow-up that adds specifics or a new question)."""
@@ -206,7 +364,9 @@ def offline_draft(
             fallback_reason,
         )
     texts = [m.text for m in conversation.customer_messages() if m.kind == "text" and m.text.strip()]
-    chosen = choose_hits([h for h in hits if h.score >= min_score], texts[-1] if len(texts) > 1 else "")
+    usable = [h for h in hits if h.score >= min_score]
+    chosen = choose_hits(usable, texts[-1] if len(texts) > 1 else "")
+    conf = confidence(chosen, usable, conversation)
     if "prompt_extraction" in kinds and not (chosen and chosen[0].score >= STRONG_HIT):
         # Decline; a weak lexical match on "prompt" or "mode" is not a question worth answering.
         return _result(
@@ -238,14 +398,11 @@ def offline_draft(
         chosen = chosen[:1]
     else:
         body = ("\n" if lang == "en" else "").join(answers)
-    confidence = max(0.0, min(1.0, chosen[0].score))
     ids = tuple(h.id for h in chosen)
-    reason = f"answered from {', '.join(ids)} (retrieval score {chosen[0].score:.2f})"
+    reason = f"answered from {', '.join(ids)} (retrieval score {chosen[0].score:.2f}, confidence {conf:.2f})"
     if triage.signals:
         reason += f"; {triage.reason}"
-    return _result(
-        _wrap(body, lang, tone), ids, confidence, "ai_ok", reason, lang, tone, triage, fallback_reason
-    )
+    return _result(_wrap(body, lang, tone), ids, conf, "ai_ok", reason, lang, tone, triage, fallback_reason)
 
 
 def _result(

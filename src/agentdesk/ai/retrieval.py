@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 
 from agentdesk.ai.redact import PLACEHOLDER, redact
-from agentdesk.ai.text import clean, customer_text, message_text, truncate
+from agentdesk.ai.text import clean, customer_text, drop_noise, message_text, truncate
 from agentdesk.ai.types import Conversation
 from agentdesk.faq.model import FaqHit, Lang, SearchResult
 
@@ -37,8 +37,8 @@ def search_queries(conversation: Conversation) -> list[str]:
 def _query(text: str) -> str:
     out = PLACEHOLDER.sub(" ", redact(text).text)
     out = _MARKUP.sub(" ", out)
-    out = out.replace("…[truncated]", " ")
-    return " ".join(w for w in out.split() if len(w) < 40)[:300].strip()
+    out = drop_noise(out.replace("…[truncated]", " "))  # pasted noise; Chinese sentences (no spaces) stay
+    return " ".join(out.split())[:300].strip()
 
 
 def gather_hits(

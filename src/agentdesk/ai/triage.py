@@ -40,6 +40,35 @@ _HYPOTHETICAL = re.compile(
     re.IGNORECASE,
 )
 
+#: hypothetical or negated damage ("会不会泡坏地板", "如果漏水弄坏了地板怎么办", "it didn't damage my floor")
+_DAMAGE_UNLESS = re.compile(
+    r"(会不会|会否|是否|能否|会|可能|能|怕|担心|如果|万一|要是|假如|防止|防|不会|没有|没|有没有|不|"
+    r"if|whether|prevent|not|never|no|could|would|will|might|may|can|does|do)\W{0,2}\w{0,3}$",
+    re.IGNORECASE,
+)
+#: property damage: verbs for damage done by a product to something else (past/result forms only)
+_ZH_DAMAGE = r"(?:弄坏|搞坏|整坏|烧坏|烧毁|烧黑|烫坏|泡坏|泡烂|泡湿|淹了|淹坏|损坏|毁坏|毁掉|毁了|弄脏|腐蚀|染色|划花|刮花)"
+#: what the customer bought, or the parcel (damage to these is transit damage or a quality fault: FAQ)
+_ZH_NOT_PROPERTY = (
+    r"(?![^。！？!?，,]{0,4}(?:包裹|快递|外箱|箱子|包装|订单|商品|东西|货|心情|一天|周末|假期|生日))"
+)
+_ZH_PROPERTY = (
+    r"(?:木?地板|地砖|墙面?|墙壁|墙纸|天花板|吊顶|家具|家俱|地毯|沙发|柜子|橱柜|桌子|桌面|餐桌|床垫?|衣服|衣物|"
+    r"窗帘|插座|插排|插线板|电线|线路|电路|电表|楼下|邻居家?|房子|房间|家里|屋里|屋企|厨房|卫生间|浴室|车)"
+)
+_EN_DAMAGE = r"(?:ruined|damaged|destroyed|wrecked|stained|flooded|warped|soaked|scorched|fried|melted|burn(?:ed|t) (?:out|through))"
+#: the purchase itself, the parcel, or something abstract: not someone's property
+_EN_NOT_PROPERTY = (
+    r"(?!(?:new |whole |entire )?(?:parcel|package|box|order|item|delivery|shipment|purchase|product|"
+    r"goods|contents|packaging|day|weekend|holiday|vacation|trip|evening|night|morning|mood|birthday|plans?|life|"
+    r"experience|credit|chances?|reputation)\b)"
+)
+_EN_PROPERTY = (
+    r"(?:floors?|flooring|carpets?|rugs?|walls?|ceiling|furniture|sofa|couch|table|desk|cabinets?|cupboards?|"
+    r"kitchen|bathroom|house|home|flat|apartment|room|bed|mattress|clothes|clothing|laundry|curtains?|outlets?|"
+    r"sockets?|wiring|circuit|fuse ?box|car|neighbou?r'?s?(?: \w+)?|downstairs)"
+)
+
 RULES: tuple[Rule, ...] = (
     # --- escalate_urgent ---------------------------------------------------------------------------------
     Rule(
@@ -141,6 +170,13 @@ RULES: tuple[Rule, ...] = (
             r"\bspark(s|ed|ing)?\b|\bcaught fire|\bon fire\b|\bfire hazard|\bstarted a fire|\bsmok(e|ed|ing)\b",
             r"\bburning smell|\bsmell(s|ed)? (of )?burn|\bexplod|\belectric(al)? shock|\bshocked me|\bmelt(ed|ing)\b",
             r"\bshort[- ]circuit|\boverheat(ed|ing|s)\b|\bswollen battery|\bbattery (is )?swell",
+            # a product that burned something else (not "电机烧坏了": a motor burned out is a quality fault)
+            r"烧(坏|毁|黑|焦|穿|糊)(了|咗)?(我|我们)?(家|屋企)?的?"
+            + _ZH_PROPERTY
+            + r"|把"
+            + _ZH_PROPERTY
+            + r"[^。！？!?]{0,4}烧(坏|毁|黑|焦|穿|糊|了)",
+            r"\bscorch(ed|ing)?\b|\bburn(ed|t)? (a hole|through|marks?)\b|\bburn marks?\b",
         ),
         unless_before=_HYPOTHETICAL,
     ),
@@ -240,6 +276,41 @@ RULES: tuple[Rule, ...] = (
             r"\bunder (the )?(law|gdpr|pipl|data protection)",
             r"\b(someone else'?s|my (husband|wife|partner|friend|mother|father|son|daughter|boss)'?s) (order|account|address|phone|data|details)",
         ),
+    ),
+    Rule(
+        "property_damage",
+        "needs_human",
+        "damage to the customer's property caused by a product (claim)",
+        _rx(
+            # 损坏了我的地板 / 烧坏了家里的插座 / 漏水泡坏了楼下 (not the parcel or the item itself)
+            _ZH_DAMAGE + r"(?:了|咗)?(?:我|我们|我家|家里|屋企|邻居|楼下|别的|其他|其它)" + _ZH_NOT_PROPERTY,
+            _ZH_DAMAGE + r"(?:了|咗)?" + _ZH_PROPERTY,
+            # 把我的地板弄坏了 / 把墙泡坏了 (not "我不小心把手机弄坏了": the customer's own accident)
+            r"(?<!我)(?<!不小心)(?<!自己)把" + _ZH_NOT_PROPERTY + r"[^。！？!?，,把]{1,10}" + _ZH_DAMAGE,
+            # 地板都被泡坏了 / 墙面被烫坏了 (completed: 了)
+            _ZH_PROPERTY + r"[^。！？!?会怕担能可如要]{0,6}" + _ZH_DAMAGE + r"(?:了|咗)",
+            # 漏水/漏油…泡坏/淹了…
+            r"(?:漏水|漏油|渗水|漏液|漏了)[^。！？!?]{0,8}(?:泡坏|泡烂|泡湿|淹了|淹坏|弄坏|损坏|毁|腐蚀|弄脏|染色)",
+            r"造成(?:了)?[^。！？!?]{0,8}(?:财产)?(?:损失|损坏)|财产损失",
+            # ruined my wooden floor / damaged our kitchen cabinets (not "damaged the box")
+            r"\b"
+            + _EN_DAMAGE
+            + r" (?:my|our|the|his|her|their|a) (?:\w+ ){0,2}?"
+            + _EN_NOT_PROPERTY
+            + r"(?:\w+ ){0,2}?"
+            + _EN_PROPERTY
+            + r"\b",
+            r"\b" + _EN_DAMAGE + r" (?:my|our) " + _EN_NOT_PROPERTY + r"\w+",
+            # leaked and destroyed …, leaked all over and ruined …
+            r"\b(?:leak(?:ed|ing)?|spill(?:ed)?|dripp(?:ed|ing)|overflow(?:ed)?)\b[^.!?]{0,40}\b(?:ruin|damag|destroy|flood|soak|warp|stain)\w*",
+            # my floor is ruined / the carpet got soaked
+            r"\b(?:my|our|the) (?:\w+ ){0,2}?"
+            + _EN_PROPERTY
+            + r" (?:is|are|was|were|got|has been|have been|is now|are now) (?:completely |totally |all )?"
+            + _EN_DAMAGE,
+            r"\bproperty damage\b|\bdamage(?:d)? to (?:my|our) (?:\w+ ){0,2}?" + _EN_PROPERTY + r"\b",
+        ),
+        unless_before=_DAMAGE_UNLESS,
     ),
     Rule(
         "compensation",

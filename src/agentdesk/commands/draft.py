@@ -136,7 +136,7 @@ def main(argv: list[str]) -> int:
     out, err = sys.stdout, sys.stderr
     try:
         conversation = read_conversation(args.conversation)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deeply
         print(f"agentdesk draft: cannot read the conversation: {safe(str(exc))}", file=err)
         return 2
     try:
