@@ -39,6 +39,7 @@ from agentdesk.faq.text import (
     segment,
     stem,
     synonyms,
+    tag,
     tokens,
 )
 
@@ -51,6 +52,9 @@ CHAR_W = 0.5
 #: weight of a bigram that straddles two words (jieba). Such fragments look like noise, but discounting them
 #: lost 2-3 dev queries (they carry the question's phrasing: 多少钱, 怎么办), so they weigh fully
 CROSS_W = 1.0
+#: confidence weight of verbs/adjectives and of other non-noun words (see `pos_weight`)
+POS_VERB = 0.5
+POS_OTHER = 0.15
 #: an English word the index has never seen weighs like the rarest possible token; a Chinese bigram the
 #: index has never seen (often a fragment across two words) weighs a third of that
 UNKNOWN_EN = 1.0
@@ -66,8 +70,10 @@ _RUN_RE = re.compile(f"{CJK_RE.pattern}+")
 class Unit:
     text: str
     alts: list[Alt]
-    kind: str = "zh"  # zh | char | en | num | py | zhw (a Chinese word, confidence only)
+    kind: str = "zh"  # zh | cross | char | en | num | py | zhw (a Chinese word, confidence only)
     weight: float = 0.0
+    pos: str = ""  # part of speech of a zhw word
+    clause: int = 0  # which clause of the message (split at sentence punctuation) the word is in
 
 
 @dataclass(slots=True)
@@ -83,6 +89,13 @@ class Analysis:
     @property
     def total_weight(self) -> float:
         return sum(u.weight for u in self.units)
+
+
+_CLAUSE_RE = re.compile(r"[,.;!?，。；！？\n]+")
+
+
+def _clause_at(text: str, pos: int) -> int:
+    return len(_CLAUSE_RE.findall(text, 0, pos))
 
 
 def idf(df: int, n: int) -> float:
@@ -113,7 +126,12 @@ def analyse(store: FaqStore, query: str) -> Analysis:
                 continue
             done_runs.add(run.start())
             an.units.extend(_zh_units(run.group()))
-            an.words.extend(_zh_words(run.group()))
+            known = {w.text for w in an.words}
+            clause = _clause_at(cleaned, run.start())
+            for w in _zh_words(run.group()):
+                if w.text not in known:
+                    w.clause = clause
+                    an.words.append(w)
             continue
         raw = cleaned[tok.start : tok.end]
         if raw in EN_STOP or tok.text in EN_STOP:
@@ -136,7 +154,7 @@ def analyse(store: FaqStore, query: str) -> Analysis:
             if close is not None:
                 an.corrections[raw] = close
                 alts.append((stem(close), "main", SPELL_FACTOR))
-        unit = Unit(tok.text, alts, kind="en")
+        unit = Unit(tok.text, alts, kind="en", clause=_clause_at(cleaned, tok.start))
         an.units.append(unit)
         an.words.append(unit)
     flush_pinyin()
@@ -177,6 +195,8 @@ def _weigh(store: FaqStore, an: Analysis, zh_words: list[Unit]) -> None:
             u.weight *= CHAR_W
         elif u.kind == "cross":
             u.weight *= CROSS_W
+        if u.kind == "zhw":
+            u.weight *= pos_weight(u.pos)
 
 
 def alt_dfs(store: FaqStore, units: list[Unit]) -> dict[str, int]:
@@ -217,21 +237,31 @@ def _zh_units(run: str) -> list[Unit]:
     return units
 
 
+def pos_weight(pos: str) -> float:
+    """How much a word of this part of speech says about the topic: nouns (and English, abbreviations,
+    set phrases) fully, verbs and adjectives half, time words, adverbs, numerals, pronouns, particles little."""
+    if pos[:1] in {"n", "j", "l", "i"} or pos in {"vn", "eng"}:
+        return 1.0
+    if pos[:1] in {"v", "a"}:
+        return POS_VERB
+    return POS_OTHER
+
+
 def _zh_words(run: str) -> list[Unit]:
     """Word-level units of a Chinese run (for the confidence): content words, not stop words."""
     out: list[Unit] = []
-    for word in dict.fromkeys(segment(run)):
+    for word, pos in dict(tag(run)).items():
         if word in ZH_STOP or all(c in ZH_FUNCTION_CHARS for c in word):
             continue
         if len(word) == 1:
-            out.append(Unit(word, [(word, "char", 1.0)], kind="zhw"))
+            unit = Unit(word, [(word, "char", 1.0)], kind="zhw")
         elif len(word) == 2:
-            out.append(
-                Unit(word, [(word, "main", 1.0), (_pinyin_bigram(word), "py", PINYIN_FACTOR)], kind="zhw")
-            )
+            unit = Unit(word, [(word, "main", 1.0), (_pinyin_bigram(word), "py", PINYIN_FACTOR)], kind="zhw")
         else:
             bigrams = " ".join(word[i : i + 2] for i in range(len(word) - 1))
-            out.append(Unit(word, [(bigrams, "phrase", 1.0)], kind="zhw"))
+            unit = Unit(word, [(bigrams, "phrase", 1.0)], kind="zhw")
+        unit.pos = pos
+        out.append(unit)
     return out
 
 

@@ -16,9 +16,10 @@ The query is analysed into weighted units (`agentdesk.faq.query`). Then:
    * `qside`: the share of the entry's own question (content tokens) that the query matches.
    * `rank = cov * (1 - s * (1 - uni)) * (0.8 + 0.2 * qside)`, s = the Chinese share of the query's weight.
 3. **Confidence** (`FaqHit.score`): `conf` = the IDF-weighted share of the query's *words* (jieba words,
-   English words; a real word the FAQ never uses weighs like the rarest token) that the best entry contains
-   as whole words. Hit i gets `conf(best) * rank_i / rank_best`, so scores fall best-first, the first one
-   answers "does the FAQ cover this question", and the same number means the same for every query.
+   English words; weighted by part of speech; a real word the FAQ never uses weighs like the rarest token)
+   that the best entry contains as whole words, averaged with the best-covered clause's share for messages
+   of several clauses. Hit i gets `conf(best) * rank_i / rank_best`, so scores fall best-first, the first
+   one answers "does the FAQ cover this question", and the same number means the same for every query.
 4. **No answer** when `conf(best) < NO_ANSWER_THRESHOLD` (how it was chosen: docs/faq.md).
 """
 
@@ -52,12 +53,14 @@ FIELD_CONF = {"q": 1.0, "t": 1.0, "a": 0.8}
 K1 = 1.2
 B = 0.5
 QSIDE_W = 0.2
+CLAUSE_MIX = 0.5
+MIN_CLAUSE_WEIGHT = 3.0
 CANDIDATES = 30
 CONF_TOP = 3
 #: at most this many postings (sum of the chosen tokens' entry counts) are ranked by FTS5 per query
-POSTINGS_BUDGET = 3_000
+POSTINGS_BUDGET = 1_500
 #: and at most this many terms (rarest first)
-MAX_TERMS = 24
+MAX_TERMS = 16
 MAX_DF_SHARE = 0.08
 SNIPPET_CHARS = 120
 
@@ -209,11 +212,13 @@ def _confidence(
     py: Counter[str],
     entry_words: tuple[frozenset[str], frozenset[str]],
 ) -> float:
-    """IDF-weighted share of the query's words that the entry contains as whole words."""
+    """IDF-weighted share of the query's words that the entry contains as whole words. A message of several
+    clauses (the story, then the question) also gets its best-covered clause's share; the two are averaged."""
     total = sum(w.weight for w in words)
     if total <= 0:
         return 0.0
-    got = 0.0
+    got: dict[int, float] = {}
+    weight: dict[int, float] = {}
     for w in words:
         best = 0.0
         if w.kind == "zhw":  # a Chinese word counts only as a whole word of the entry (外包 is not in 外包装)
@@ -237,8 +242,17 @@ def _confidence(
             else:
                 hit = max((FIELD_CONF[f] for f, cnt in fields.items() if tok in cnt), default=0.0)
             best = max(best, factor * hit)
-        got += w.weight * best
-    return got / total
+        got[w.clause] = got.get(w.clause, 0.0) + w.weight * best
+        weight[w.clause] = weight.get(w.clause, 0.0) + w.weight
+    whole = sum(got.values()) / total
+    if len(weight) < 2 or not CLAUSE_MIX:
+        return whole
+    best_clause = (
+        max(got[c] / weight[c] for c in weight if weight[c] >= MIN_CLAUSE_WEIGHT)
+        if any(weight[c] >= MIN_CLAUSE_WEIGHT for c in weight)
+        else whole
+    )
+    return (1 - CLAUSE_MIX) * whole + CLAUSE_MIX * max(whole, best_clause)
 
 
 def _fts_query(an: Analysis, n: int) -> str:

@@ -155,14 +155,16 @@ def entry_hash(e: FaqEntry) -> str:
 
 
 def _index_row(e: FaqEntry) -> dict[str, str]:
-    tags = " ; ".join(e.tags)
-    #: tags keep their boundaries (" | " is not a token for unicode61), so a whole tag can be matched
+    tags = [normalize(t) for t in e.tags]
+    q_zh = normalize(e.question_zh)
+    qt_zh = q_zh + " ; " + " ; ".join(tags)
     return {
-        "s_q": index_string(e.question_zh + "\n" + e.question_en),
-        "s_a": index_string(e.answer_zh + "\n" + e.answer_en),
-        "s_t": " | ".join(s for s in (index_string(t) for t in e.tags) if s),
-        "s_py": index_string(e.question_zh + " ; " + tags, pinyin=True),
-        "s_c": " ".join(sorted(set(CJK_RE.findall(normalize(e.question_zh + " " + tags))))),
+        "s_q": index_string(q_zh + "\n" + normalize(e.question_en), normalized=True),
+        "s_a": index_string(normalize(e.answer_zh + "\n" + e.answer_en), normalized=True),
+        # tags keep their boundaries (" | " is not a token for unicode61), so a whole tag can be matched
+        "s_t": " | ".join(s for s in (index_string(t, normalized=True) for t in tags) if s),
+        "s_py": index_string(qt_zh, pinyin=True, normalized=True),
+        "s_c": " ".join(sorted(set(CJK_RE.findall(qt_zh)))),
     }
 
 

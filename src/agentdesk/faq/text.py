@@ -262,6 +262,11 @@ def segment_all(text: str) -> list[str]:
     return [w for w in _jieba().cut_for_search(text) if w.strip()]
 
 
+def tag(run: str) -> list[tuple[str, str]]:
+    """(word, part of speech) pairs of a run of Chinese characters (jieba tags: n noun, v verb, d adverb…)."""
+    return [(w, t) for w, t in _jieba().tag(run) if w.strip()]
+
+
 def is_word(text: str) -> bool:
     """Whether jieba's dictionary knows `text` (a real word, not a fragment across two words)."""
     return bool(_jieba().has_word(text))
@@ -342,22 +347,23 @@ def pinyin_tokens(norm: str) -> Iterator[Token]:
             yield Token(char_pinyin(norm[i]) + char_pinyin(norm[i + 1]), "py", i, i + 2)
 
 
-def index_string(text: str, *, pinyin: bool = False) -> str:
-    """The space-separated token string stored in an FTS5 column (same tokens as `tokens`, faster)."""
-    norm = normalize(text)
+def index_string(text: str, *, pinyin: bool = False, normalized: bool = False) -> str:
+    """The space-separated token string stored in an FTS5 column (same tokens as `tokens`, faster).
+    `normalized=True` skips `normalize` for text that already went through it."""
+    norm = text if normalized else normalize(text)
     out: list[str] = []
     if pinyin:
         table = _pinyin_table()
         for run in _CJK_RUN_RE.findall(norm):
             sy = [table.get(c, c) for c in run]
-            out.extend(sy[i] + sy[i + 1] for i in range(len(sy) - 1))
+            out.extend(map(str.__add__, sy, sy[1:]))
         return " ".join(out)
     for cjk, word in _TOKEN_RE.findall(norm):
         if cjk:
             if len(cjk) == 1:
                 out.append(cjk)
             else:
-                out.extend(cjk[i : i + 2] for i in range(len(cjk) - 1))
+                out.extend(map(str.__add__, cjk, cjk[1:]))
         elif word.isdigit():
             out.append(word)
         else:
