@@ -6,7 +6,10 @@ desk log (the bot's facts) and the visitors channels are read back over REST, as
 
 * route taken: ``escalate_urgent`` if the conversation was queued urgent or escalated, ``needs_human`` if it
   was queued at all, else ``ai_ok``;
-* autopilot answers: the bot's replies to a customer message (not the handover notices).
+* autopilot answers: the bot's replies to a customer message (not the handover notices);
+* repeated answers: bot replies whose text the customer had already received from the bot (must be 0).
+
+Each turn carries the script's ``customer.name`` as ``"from_name"`` (docs/desk-protocol.md).
 
     .venv/bin/python benchmarks/replay_routes.py [--data tests/data/conversations_dev.jsonl] [--json]
                                                  [--min-confidence 0.3] [--default-mode ai]
@@ -54,6 +57,8 @@ class Outcome:
     turns: int
     autopilot_answers: int
     handovers: int
+    repeated_answers: int = 0
+    customer_name: str = ""
     reasons: list[str] = field(default_factory=list)
 
 
@@ -123,9 +128,13 @@ async def replay(
         sent: dict[str, list[int]] = {}
         for conv in conversations:
             uid = f"{conv['customer']['uid']}{p.VISITOR_SUFFIX}"
+            name = conv["customer"].get("name")
             sent[uid] = []
             for turn in conv["turns"]:
-                r = await rest.message_send(uid, 10, turn_payload(turn), from_uid=uid)
+                payload = turn_payload(turn)
+                if isinstance(name, str) and name:
+                    payload.setdefault("from_name", name)
+                r = await rest.message_send(uid, 10, payload, from_uid=uid)
                 sent[uid].append(r.message_id)
                 await _settle(server, bot)
         facts = [
@@ -142,7 +151,10 @@ async def replay(
             )
             queued = [f for f in mine if isinstance(f, p.Queued)]
             taken = "escalate_urgent" if urgent else "needs_human" if queued else "ai_ok"
-            replies = {m.client_msg_no for m in await _history(rest, uid, 10) if m.from_uid == "deskbot"}
+            bot_msgs = [m for m in await _history(rest, uid, 10) if m.from_uid == "deskbot"]
+            replies = {m.client_msg_no for m in bot_msgs}
+            texts = [m.payload for m in bot_msgs]
+            opened = next((f for f in mine if isinstance(f, p.Opened)), None)
             answers = sum(client_msg_no("reply", str(mid)) in replies for mid in sent[uid])
             handovers = sum(
                 client_msg_no(k, str(mid)) in replies
@@ -157,6 +169,8 @@ async def replay(
                     turns=len(conv["turns"]),
                     autopilot_answers=answers,
                     handovers=handovers,
+                    repeated_answers=len(texts) - len(set(texts)),
+                    customer_name=opened.customer_name if opened is not None else "",
                     reasons=[f.reason for f in queued],
                 )
             )
@@ -181,6 +195,7 @@ def summary(outcomes: list[Outcome]) -> dict[str, Any]:
         "accuracy": round(sum(o.expected == o.taken for o in outcomes) / max(1, len(outcomes)), 3),
         "autopilot_answers": sum(o.autopilot_answers for o in outcomes),
         "conversations_with_autopilot": sum(1 for o in outcomes if o.autopilot_answers),
+        "repeated_answers": sum(o.repeated_answers for o in outcomes),
         "urgent_with_autopilot_answer": violations,
         "outcomes": [asdict(o) for o in outcomes],
     }
@@ -196,6 +211,7 @@ def render(s: dict[str, Any]) -> str:
         "",
         f"conversations: {s['conversations']}, route accuracy: {s['accuracy']:.1%}",
         f"autopilot answers: {s['autopilot_answers']} in {s['conversations_with_autopilot']} conversations",
+        f"repeated answers (same text twice to one customer): {s['repeated_answers']}",
         "escalate_urgent conversations that got an autopilot answer: "
         + (", ".join(s["urgent_with_autopilot_answer"]) or "none"),
         "",
@@ -205,6 +221,8 @@ def render(s: dict[str, Any]) -> str:
         lines.append(
             f"{mark}{o['id']}  expected {o['expected']:<15} taken {o['taken']:<15} "
             f"answers {o['autopilot_answers']}/{o['turns']}  handovers {o['handovers']}"
+            + (f"  REPEATED {o['repeated_answers']}" if o["repeated_answers"] else "")
+            + (f"  ({'; '.join(o['reasons'])})" if o["reasons"] else "")
         )
     return "\n".join(lines)
 

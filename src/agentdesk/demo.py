@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from agentdesk import paths
 from agentdesk.desk import protocol as p
@@ -34,6 +34,9 @@ from agentdesk.sim.customer import FAST, CustomerResult, Pace
 from agentdesk.sim.desk_watch import DeskWatch, describe, stop_task
 from agentdesk.sim.replay import Replayer
 from agentdesk.sim.script import Script, load_scripts
+
+if TYPE_CHECKING:
+    from agentdesk.bot.service import DeskBot
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +119,7 @@ class Demo:
         self.manager_token = secrets.token_hex(16)
         self.tokens: dict[str, str] = {}
         self.server: Any = None  # DevServer
-        self.bot: Any = None  # DeskBot
+        self.bot: DeskBot | None = None
         self.rest: Any = None  # RestClient
         self.watch: DeskWatch | None = None
         self._watch_task: asyncio.Task[None] | None = None
@@ -303,12 +306,12 @@ class Demo:
         """A customer stops waiting when people have its conversation, or when the bot is gone."""
         if self.watch is not None and self.watch.with_people(channel):
             return True
-        worker = getattr(self.bot, "_worker", None)  # DeskBot exposes no "running" flag
-        if isinstance(worker, asyncio.Task) and worker.done():
+        if self.bot is not None and not self.bot.running:
             if not self._bot_dead:
                 self._bot_dead = True
-                error = None if worker.cancelled() else worker.exception()
-                self.errors.append(f"the desk bot stopped: {type(error).__name__}: {error}")
+                error = self.bot.failure
+                what = f"{type(error).__name__}: {error}" if error is not None else "it is not running"
+                self.errors.append(f"the desk bot stopped: {what}")
             return True
         return False
 
@@ -359,6 +362,7 @@ class Demo:
                 {
                     "id": script.id,
                     "customer_uid": channel,
+                    "customer_name": watch.customer_name(channel),
                     "route": route,
                     "mode": watch.mode(channel),
                     "urgency": watch.urgency(channel),

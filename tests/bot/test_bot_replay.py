@@ -31,6 +31,11 @@ async def test_replay_of_the_dev_conversations(tmp_path: Path, data_dir: Path) -
     assert s["urgent_with_autopilot_answer"] == [], replay.render(s)
     # ...and every one of them reached a person as urgent, with the customer told once
     assert all(o.taken == "escalate_urgent" and o.handovers == 1 for o in urgent), replay.render(s)
+    # the autopilot never sends the same text twice to one customer (findings: repeated answers)
+    assert s["repeated_answers"] == 0, replay.render(s)
+    # every customer's display name (the scripts' customer.name, sent as from_name) reached the desk
+    names = {str(c["id"]): c["customer"]["name"] for c in conversations}
+    assert {o.id: o.customer_name for o in outcomes} == names
     # not vacuous: the bot does answer on its own where it may
     assert s["conversations_with_autopilot"] > 0
     assert all(o.autopilot_answers == 0 for o in outcomes if o.taken == "escalate_urgent" and o.turns == 1)

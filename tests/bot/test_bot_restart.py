@@ -20,7 +20,19 @@ from agentdesk.desk import protocol as p
 from agentdesk.wukongim.rest import MessageResp, RestClient
 from fixtures_devserver import DEVSERVER_MANAGER_TOKEN
 
-QUESTIONS = [FAQ_QUESTION, "满99元包邮吗？", "运费多少钱？"]
+#: ten different FAQ questions (the bot never sends the same answer twice in one conversation)
+QUESTIONS = [
+    FAQ_QUESTION,
+    "支付密码忘了，怎么重置？",
+    "支持哪些付款方式？",
+    "下单后没付款，订单会保留多久？",
+    "怎么申请保修维修？",
+    "买来送人的订单，能不能不显示价格？",
+    "登录密码忘了怎么办？",
+    "寄到新疆、西藏要加运费吗？",
+    "公司想批量采购，有优惠吗？",
+    "买的吹风机带到国外能用吗？",
+]
 
 
 async def start_bot(api_url: str, port: int, tmp: Path) -> asyncio.subprocess.Process:
@@ -64,8 +76,8 @@ async def test_sigkill_mid_conversation_then_restart(devserver_factory: Any, tmp
     sent: list[int] = []
 
     async def ask(n: int) -> None:
-        for i in range(n):
-            text = QUESTIONS[(len(sent) + i) % len(QUESTIONS)]
+        for _ in range(n):
+            text = QUESTIONS[len(sent) % len(QUESTIONS)]  # each question once
             r = await rest.message_send(v, 10, {"type": 1, "content": text}, from_uid=v)
             sent.append(r.message_id)
 

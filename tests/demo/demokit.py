@@ -19,6 +19,7 @@ RUN_LIMIT_S = 180.0
 CONVERSATION_KEYS = {
     "id",
     "customer_uid",
+    "customer_name",
     "route",
     "mode",
     "urgency",
@@ -125,6 +126,7 @@ def assert_shape(summary: dict[str, object]) -> list[dict[str, object]]:
         assert isinstance(c, dict)
         assert set(c) == CONVERSATION_KEYS, c
         assert isinstance(c["id"], str) and isinstance(c["customer_uid"], str)
+        assert c["customer_name"] is None or isinstance(c["customer_name"], str)
         assert c["route"] is None or c["route"] in ROUTES
         assert c["mode"] is None or c["mode"] in ("ai", "assist", "human")
         assert c["urgency"] is None or c["urgency"] in ("low", "normal", "high", "urgent")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from demokit import REPO, assert_nothing_left, assert_shape, run_demo
 
@@ -13,13 +14,12 @@ from agentdesk.bot.turns import HANDOVER_TEXTS
 DEV_SET = REPO / "tests" / "data" / "conversations_dev.jsonl"
 
 
+def _records() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
 def _expected() -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in DEV_SET.read_text(encoding="utf-8").split("\n"):
-        if line.strip():
-            record = json.loads(line)
-            out[record["id"]] = record["expect"]["route"]
-    return out
+    return {str(r["id"]): str(r["expect"]["route"]) for r in _records()}
 
 
 def test_headless_dev_set(tmp_path: Path) -> None:
@@ -35,8 +35,15 @@ def test_headless_dev_set(tmp_path: Path) -> None:
     assert len({c["customer_uid"] for c in convs}) == len(convs)
     assert all(str(c["customer_uid"]).endswith("___vstr") for c in convs)
 
+    # the console shows the customers' names: the scripts' names reached the desk's opened facts
+    names = {str(r["id"]): r["customer"]["name"] for r in _records()}
+    assert {c["id"]: c["customer_name"] for c in convs} == names
+
     handovers = {text for texts in HANDOVER_TEXTS.values() for text in texts.values()}
     for c in convs:
+        # the bot never sends a customer the same text twice
+        replies = c["bot_replies"]
+        assert isinstance(replies, list) and len(set(replies)) == len(replies), c
         assert c["route"] is not None, c
         replies = c["bot_replies"]
         assert isinstance(replies, list)

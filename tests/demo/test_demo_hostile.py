@@ -109,6 +109,16 @@ def test_hostile_file_every_record_present(tmp_path: Path) -> None:
     uids = [str(c["customer_uid"]) for c in convs]
     assert len(set(uids)) == len(uids)
     assert all(u.endswith("___vstr") and u.isascii() and " " not in u and "@" not in u for u in uids)
+    # the customers' names reached the desk as data, byte for byte (cut to 200 characters, a lone
+    # surrogate made encodable); no name, no customer_name
+    names = {rid: by_id[rid]["customer_name"] for rid in by_id}
+    assert names["h-null"] == "[bold]Null[/bold]"
+    assert names["h-image"] == "\u202eevil.exe"
+    assert names["h-unknown"] == "\x1b[2J\x1b]0;pwned\x07"
+    assert names["h-long"] == "x" * 199 + "…"
+    assert names["h-controls"] == "" and names["h-no-customer"] == "" and names["77"] == ""
+    assert names["h-surrogate-\ud800"] == "?"
+    assert names["h-turns-not-list"] is None  # never replayed: the desk never opened it
     # the line that is not JSON is a top-level error
     errors = summary["errors"]
     assert isinstance(errors, list) and any("not JSON" in e for e in errors)

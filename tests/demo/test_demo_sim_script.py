@@ -12,6 +12,7 @@ from agentdesk.sim.script import (
     text_of,
     turn_payload,
     visitor_uids,
+    with_name,
 )
 
 
@@ -81,3 +82,13 @@ def test_visitor_uids_are_unique_and_safe() -> None:
     assert all(u.endswith(VISITOR_SUFFIX) and u.isascii() and len(u) <= 128 for u in uids)
     assert all("@" not in u and " " not in u for u in uids)
     assert visitor_uids(scripts, salt="r1")[0] != uids[0]
+
+
+def test_the_customer_name_travels_as_from_name() -> None:
+    hostile = "[red]Eve[/red]\x1b[31m\u202e"
+    assert with_name(turn_payload("hi"), hostile) == {"type": 1, "content": "hi", "from_name": hostile}
+    assert with_name(turn_payload("hi"), "") == {"type": 1, "content": "hi"}  # no name, no key
+    own = {"type": "voice", "from_name": "the turn's own"}
+    assert with_name(turn_payload(own), "Eve") == own  # a turn's own from_name is sent as it is
+    data, problem = encode_payload(with_name(turn_payload(None), hostile))
+    assert problem is None and json.loads(data) == {"type": None, "value": None, "from_name": hostile}

@@ -59,7 +59,14 @@ class DeskSim:
         return self._publish(decide(self.bot, req, sender, self.roster, self.now))
 
     def customer(
-        self, channel: str, route: str = "ai_ok", reason: str = "", *, name: str = "", dt: float = 1.0
+        self,
+        channel: str,
+        route: str = "ai_ok",
+        reason: str = "",
+        *,
+        name: str = "",
+        dt: float = 1.0,
+        default_mode: p.Mode = "ai",
     ) -> Decision:
         self.now += dt
         decision = on_customer_message(
@@ -71,6 +78,7 @@ class DeskSim:
             roster=self.roster,
             customer_name=name,
             message_key=f"m{len(self.log)}",
+            default_mode=default_mode,
         )
         self._publish(decision)
         self.bot.apply_message(channel, sender="customer", at=self.now, text="hi")

@@ -21,6 +21,7 @@ from agentdesk.desk.rules import (
 from agentdesk.desk.state import Reducer
 
 V = "v1___vstr"
+V2 = "v2___vstr"
 W = "v2___vstr"
 
 
@@ -287,6 +288,28 @@ def test_urgent_first_message_and_watching_supervisors() -> None:
     d = on_customer_message(Reducer(BOT), V, "escalate_urgent", "fraud", T0, roster=roster, message_key="m1")
     assert facts_of(d) == ["opened", "queued", "mode_changed"]
     assert d.effects == (SubscriberAdd(V, ("sam",)), SendToCustomer(V, "urgent_handover"))
+
+
+def test_default_mode_assist_opens_the_conversation_in_assist() -> None:
+    roster = Roster.parse('[users]\nsam = "supervisor"\n[settings]\nsupervisors_watch_ai = true\n')
+    sim = DeskSim(roster=roster)
+    first = sim.customer(V, "ai_ok", name="Eve", default_mode="assist")
+    assert facts_of(first) == ["opened", "mode_changed"] and first.autopilot is False
+    changed = first.facts[1]
+    assert isinstance(changed, p.ModeChanged) and changed.mode == "assist"
+    assert first.effects == (SubscriberAdd(V, ("sam",)),)  # watching supervisors, no handover text
+    # the same message in the default mode "ai" (the keyword's default): opened only, autopilot allowed
+    plain = on_customer_message(Reducer(BOT), V, "ai_ok", "", T0, roster=roster, message_key="m1")
+    assert facts_of(plain) == ["opened"] and plain.autopilot is True
+    # needs_human in a new assist conversation: queued, and no second mode change or handover text
+    other = sim.customer(V2, "needs_human", "refund", default_mode="assist")
+    assert facts_of(other) == ["opened", "mode_changed", "queued"]
+    assert not any(isinstance(e, SendToCustomer) for e in other.effects)
+    # the default mode only applies to a new conversation
+    later = sim.customer(V, "escalate_urgent", "threat", default_mode="assist")
+    assert facts_of(later) == ["queued"]
+    conv = sim.console().get(V)
+    assert conv is not None and conv.mode == "assist" and conv.waiting_since is not None
 
 
 def test_first_staff_reply_closes_the_wait() -> None:

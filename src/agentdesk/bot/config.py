@@ -33,6 +33,9 @@ class BotConfig:
     amount_threshold: float = 500.0
     #: the autopilot answers only when the draft's confidence is at least this (offline: retrieval score)
     min_confidence: float = 0.3
+    #: when the best draft repeats an answer already sent in the conversation, the next FAQ entry's
+    #: answer is sent only at this confidence or above (else the conversation is handed over)
+    min_other_confidence: float = 0.5
     #: how many recent messages of a channel are searched for a client_msg_no before a re-send
     history_check: int = 200
     #: backoff for failed REST calls: first delay, doubling, capped

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agentdesk.ai import DraftEngine, DraftResult
+from agentdesk.ai import Conversation, DraftEngine, DraftResult
 from agentdesk.ai.retrieval import gather_hits
 from agentdesk.bot import turns
 from agentdesk.bot.config import BotConfig
@@ -24,6 +24,7 @@ from agentdesk.bot.store import BotStore, InboxRow, Outgoing
 from agentdesk.desk import protocol as p
 from agentdesk.desk import rules
 from agentdesk.desk.state import Reducer
+from agentdesk.faq.model import FaqHit
 from agentdesk.faq.store import FaqStore
 from agentdesk.wukongim.packets import ChannelType
 from agentdesk.wukongim.rest import MessageResp
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 VISITORS = int(ChannelType.VISITORS)
 GROUP = int(ChannelType.GROUP)
+#: FAQ hits a draft gets
+HITS = 5
 
 
 def client_msg_no(purpose: str, key: str) -> str:
@@ -48,6 +51,8 @@ class Plan:
     last: list[Outgoing] = field(default_factory=list)  # subscriber_remove, customer messages
     turns: list[tuple[str, str, bytes]] = field(default_factory=list)  # channel, role, payload
     clear_context: set[str] = field(default_factory=set)
+    #: autopilot answers sent: channel, text digest, cited FAQ ids
+    answers: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
     #: what happened, for logs, /health and tests
     outcome: str = ""
 
@@ -130,6 +135,8 @@ class Router:
                 self.store.clear_turns(channel)
             for channel, role, payload in plan.turns:
                 self.store.add_turn(channel, role, payload)
+            for channel, digest, faq_ids in plan.answers:
+                self.store.add_answer(channel, digest, faq_ids)
             self.store.mark_processed(row.id)
 
     def _fold(self, plan: Plan, decision: rules.Decision) -> None:
@@ -176,31 +183,36 @@ class Router:
     async def _customer_message(self, m: MessageResp, plan: Plan) -> None:
         channel, key, now = m.channel_id, str(m.message_id), self.clock()
         cfg = self.config
-        if self.state.get(channel) is None:
+        current = self.state.get(channel)
+        name = ""
+        if current is None:
             plan.first.append(_subs("sub_add", channel, (cfg.bot_uid,)))
-            if cfg.default_mode != "ai":
-                self._open_in(channel, cfg.default_mode, key, now, plan)
+            # the message that opens the conversation names the customer, if it carries a name
+            name = turns.display_name(m.payload)
+        # a new conversation starts in the default mode (`on_customer_message` opens it so)
+        mode: p.Mode = current.mode if current is not None else cfg.default_mode
         history = [*self.store.turns(channel), ("customer", m.payload)]
         conv = turns.conversation(history, channel_id=channel)
         lang = turns.customer_lang(conv)
         triage = self.engine.triage(conv)
         route: str = triage.route
         reason = triage.reason
-        current = self.state.get(channel)
-        mode = current.mode if current is not None else "ai"
         draft: DraftResult | None = None
         if mode != "ai" and route == "ai_ok":
             route, reason = "needs_human", f"{mode} mode: a person answers"
         elif route == "ai_ok":
-            hits = gather_hits(self.faq.search, conv)
-            draft = await self.engine.draft_result(conv, hits)
-            if draft.route != "ai_ok":
-                route, reason = draft.route, draft.reason
-            elif draft.confidence < cfg.min_confidence:
-                route = "needs_human"
-                reason = f"not confident enough to answer ({draft.confidence:.2f} < {cfg.min_confidence:.2f})"
+            draft, route, reason = await self._answer(channel, conv)
         decision = rules.on_customer_message(
-            self.state, channel, route, reason, now, roster=self.roster, message_key=key, lang=lang
+            self.state,
+            channel,
+            route,
+            reason,
+            now,
+            roster=self.roster,
+            customer_name=name,
+            message_key=key,
+            lang=lang,
+            default_mode=cfg.default_mode,
         )
         self._fold(plan, decision)
         plan.turns.append((channel, "customer", m.payload))
@@ -208,6 +220,7 @@ class Router:
             reply = turns.text_payload(draft.text)
             plan.last.append(Outgoing("send", channel, VISITORS, reply, client_msg_no("reply", key)))
             plan.turns.append((channel, "bot", reply))
+            plan.answers.append((channel, turns.answer_digest(draft.text), draft.faq_ids))
             self.autopilot_answers += 1
             plan.outcome = f"autopilot answer ({', '.join(draft.faq_ids)}; confidence {draft.confidence:.2f})"
             return
@@ -224,15 +237,67 @@ class Router:
             ", ".join(f.kind for f in decision.facts) or "no change"
         )
 
-    def _open_in(self, channel: str, mode: p.Mode, key: str, now: float, plan: Plan) -> None:
-        """A new conversation in a default mode other than ``ai``: ``opened`` then ``mode_changed``."""
-        seed = f"open:{channel}:{key}"
-        opened = p.Opened(id=rules.fact_id(seed, 0), channel=channel, at=now, customer_uid=channel)
-        changed = p.ModeChanged(id=rules.fact_id(seed, 1), channel=channel, at=now, mode=mode)
-        effects: tuple[rules.Effect, ...] = ()
-        if self.roster.supervisors_watch_ai:
-            effects = (rules.SubscriberAdd(channel, self.roster.supervisors()),)
-        self._fold(plan, rules.Decision((opened, changed), effects))
+    async def _answer(self, channel: str, conv: Conversation) -> tuple[DraftResult | None, str, str]:
+        """The autopilot's answer to a conversation triage found ``ai_ok``: ``(draft, route, reason)``,
+        the draft None when a person must answer instead.
+
+        The FAQ is searched for the conversation with the latest customer message at full weight. The
+        autopilot never sends a text it already sent in this conversation: when the draft repeats one, it
+        drafts again without the FAQ entries its earlier answers cited, and sends that other answer only
+        at `min_other_confidence`; otherwise it sends the repeated answer's short form once (a follow-up
+        that the same entry answers), and only when that was sent too is the conversation handed over
+        ("no new answer")."""
+        cfg = self.config
+        sent, cited = self.store.answers(channel)
+        hits = self._hits(conv)
+        draft = await self.engine.draft_result(conv, hits)
+        if draft.route != "ai_ok":
+            return None, draft.route, draft.reason
+        if draft.confidence < cfg.min_confidence:
+            why = f"not confident enough to answer ({draft.confidence:.2f} < {cfg.min_confidence:.2f})"
+            return None, "needs_human", why
+        if turns.answer_digest(draft.text) not in sent:
+            return draft, "ai_ok", draft.reason
+        repeated = ", ".join(draft.faq_ids) or "the same reply"
+        others = [h for h in hits if h.id not in cited]
+        if not others:
+            return None, "needs_human", f"no new answer: {repeated} was already sent"
+        other = await self.engine.draft_result(conv, others)
+        floor = max(cfg.min_confidence, cfg.min_other_confidence)
+        if other.route != "ai_ok":
+            why = f"{repeated} was already sent; {other.reason}"
+        elif other.confidence < floor:
+            why = (
+                f"{repeated} was already sent; the next FAQ match is not confident enough "
+                f"({other.confidence:.2f} < {floor:.2f})"
+            )
+        elif turns.answer_digest(other.text) in sent:
+            why = f"{repeated} was already sent"
+        else:
+            return other, "ai_ok", f"{other.reason} ({repeated} was already sent)"
+        # A follow-up that the same entry answers (a clarification, a detail) gets that answer once more
+        # in its short form, never the identical text; asked yet again, a person takes over.
+        short = await self.engine.draft_result(conv, hits, tone="shorter")
+        if (
+            short.route == "ai_ok"
+            and short.confidence >= cfg.min_confidence
+            and turns.answer_digest(short.text) not in sent
+        ):
+            return short, "ai_ok", f"follow-up: {repeated} again, in short ({short.reason})"
+        return None, "needs_human", f"no new answer: {why}"
+
+    def _hits(self, conv: Conversation) -> list[FaqHit]:
+        """FAQ hits for the whole conversation, merged with the latest customer message's own hits at full
+        weight (`gather_hits` weighs single messages down): a follow-up question gets its own answer."""
+        best = {h.id: h for h in gather_hits(self.faq.search, conv)}
+        customer = conv.customer_messages()
+        if len(customer) > 1:
+            latest = Conversation(messages=(customer[-1],), id=conv.id)
+            for hit in gather_hits(self.faq.search, latest):
+                prev = best.get(hit.id)
+                if prev is None or hit.score > prev.score:
+                    best[hit.id] = hit
+        return sorted(best.values(), key=lambda h: (-h.score, h.id))[:HITS]
 
 
 def _subs(action: str, channel: str, uids: tuple[str, ...]) -> Outgoing:

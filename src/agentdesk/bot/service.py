@@ -148,6 +148,21 @@ class DeskBot:
         or when the bot stops."""
         return self._worker
 
+    @property
+    def running(self) -> bool:
+        """True from `start()` until the worker ends: on a fatal error (see `failure`) or `stop()`.
+        Callers waiting for the bot's replies can stop waiting when this is False."""
+        return self._worker is not None and not self._worker.done()
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The fatal error the worker ended with (None while it runs, before `start()`, after `stop()`,
+        or when it was cancelled)."""
+        worker = self._worker
+        if worker is None or not worker.done() or worker.cancelled():
+            return None
+        return worker.exception()
+
     async def _work(self) -> None:
         await self._retrying("set up the desk channel", self._setup)
         try:
@@ -363,7 +378,7 @@ class DeskBot:
         }
         pending = [v for v in (out["inbox_pending"], out["outbox_pending"]) if isinstance(v, int)]
         out["queue_depth"] = sum(pending) if db_ok else None
-        out["worker_alive"] = self._worker is not None and not self._worker.done()
+        out["worker_alive"] = self.running
         out["status"] = "ok" if db_ok and out["wukongim_reachable"] and out["worker_alive"] else "degraded"
         return out
 

@@ -11,6 +11,8 @@ One file, one connection, used only from the event loop thread (every statement 
   leaves pending rows that the next start carries out (a send that may already have gone out is first
   looked up in the channel's history by its deterministic ``client_msg_no``).
 * ``context``: the recent turns of each conversation, for triage and drafting.
+* ``answers``: a digest of every answer the autopilot sent, per conversation, and the FAQ entries it
+  cited (kept for good, also after a hand back): the autopilot never sends the same text twice.
 """
 
 from __future__ import annotations
@@ -72,7 +74,18 @@ CREATE INDEX context_channel ON context (channel_id, id);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-MIGRATIONS: Final[Sequence[Migration]] = (_SCHEMA_V1,)
+#: v2: the answers the autopilot sent, per conversation (it never sends the same text twice)
+_SCHEMA_V2: Final = """
+CREATE TABLE answers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel_id TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    faq_ids TEXT NOT NULL DEFAULT '[]'
+);
+CREATE UNIQUE INDEX answers_channel_digest ON answers (channel_id, digest);
+"""
+
+MIGRATIONS: Final[Sequence[Migration]] = (_SCHEMA_V1, _SCHEMA_V2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +285,31 @@ class BotStore:
 
     def clear_turns(self, channel_id: str) -> None:
         self.conn.execute("DELETE FROM context WHERE channel_id = ?", (channel_id,))
+
+    # --- answers ------------------------------------------------------------------------------------
+
+    def add_answer(self, channel_id: str, digest: str, faq_ids: Sequence[str]) -> None:
+        """Inside a transaction: the autopilot sent an answer with this text digest, citing `faq_ids`."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO answers (channel_id, digest, faq_ids) VALUES (?, ?, ?)",
+            (channel_id, digest, json.dumps(list(faq_ids))),
+        )
+
+    def answers(self, channel_id: str) -> tuple[set[str], set[str]]:
+        """The digests of the answers sent in a conversation, and the FAQ ids they cited."""
+        digests: set[str] = set()
+        cited: set[str] = set()
+        for digest, ids in self.conn.execute(
+            "SELECT digest, faq_ids FROM answers WHERE channel_id = ?", (channel_id,)
+        ):
+            digests.add(str(digest))
+            try:
+                decoded = json.loads(ids)
+            except ValueError:
+                continue
+            if isinstance(decoded, list):
+                cited.update(i for i in decoded if isinstance(i, str))
+        return digests, cited
 
     # --- meta ---------------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ known shape becomes an ``unknown`` message carrying its type name, and nothing h
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -68,6 +69,34 @@ def decode(payload: bytes) -> object:
         return json.loads(payload)
     except (ValueError, RecursionError):
         return None
+
+
+#: the optional display name a visitor's message may carry (the key the WuKongIM SDKs use in `reply`)
+NAME_KEY: Final = "from_name"
+#: the longest display name kept (= the desk protocol's limit for `customer_name`)
+MAX_NAME: Final = 200
+
+
+def display_name(payload: bytes) -> str:
+    """The sender's display name carried by a message payload: its top-level ``"from_name"`` string, or
+    "" when there is none (or it is blank). Untrusted data: kept as it is (never stripped, unescaped or
+    interpreted), only cut to `MAX_NAME` characters (a lone surrogate becomes ``?``)."""
+    obj = decode(payload)
+    if not isinstance(obj, Mapping):
+        return ""
+    name = obj.get(NAME_KEY)
+    if not isinstance(name, str) or not name.strip():
+        return ""
+    name = name[: MAX_NAME * 2]
+    if len(name) > MAX_NAME:
+        name = name[: MAX_NAME - 1] + "…"
+    return name.encode("utf-8", "replace").decode("utf-8")
+
+
+def answer_digest(text: str) -> str:
+    """What identifies an answer's text: its words, whitespace-insensitive (a re-drafted answer that
+    differs only in spacing or line breaks is the same answer)."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8", "replace")).hexdigest()
 
 
 def to_message(payload: bytes, role: Role) -> Message:

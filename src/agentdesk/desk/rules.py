@@ -290,10 +290,12 @@ def on_customer_message(
     customer_name: str = "",
     message_key: str = "",
     lang: str = "",
+    default_mode: p.Mode = "ai",
 ) -> Decision:
     """What the bot does with a customer message after triage.
 
-    ``opened`` for a new conversation (``reopened`` for a resolved one); ``queued`` with the urgency and
+    ``opened`` for a new conversation (``reopened`` for a resolved one), followed by ``mode_changed`` when
+    the desk's `default_mode` for new conversations is not ``ai``; ``queued`` with the urgency and
     reason when triage says a person is needed (``needs_human``, or ``escalate_urgent`` = urgent, with the
     supervisors subscribed), switching an AI conversation to ``assist`` and telling the customer; an
     unknown route counts as ``needs_human``. The autopilot may answer only an open conversation in ``ai``
@@ -304,6 +306,9 @@ def on_customer_message(
     mode: p.Mode = conv.mode if conv is not None else "ai"
     if conv is None:
         b.fact(p.Opened, customer_uid=channel, customer_name=p.clip(customer_name, p.MAX_NAME))
+        if default_mode != "ai":
+            b.fact(p.ModeChanged, mode=default_mode)
+            mode = default_mode
         if roster.supervisors_watch_ai:
             b.subscribe(roster.supervisors())
     elif conv.status == "resolved":

@@ -1,9 +1,9 @@
 """A simulated customer: a WuKongIM visitor that replays one script over the real client protocol.
 
 It connects as ``<id>___vstr`` (visitors need no token), sends its turns in order on its own visitors
-channel (type 10), and after each turn waits — bounded — for a reply from anyone else on the channel, or
-until `handed_over()` says people have it (then the bot stays quiet by design). Everything it receives is
-recorded. It never raises out of `run()`: problems end up in `result.errors`.
+channel (type 10), each carrying the script's customer name as ``"from_name"``, and after each turn
+waits (bounded) for a reply from anyone else on the channel, or until `handed_over()` says people have
+it (then the bot stays quiet by design). Everything it receives is recorded. It never raises out of `run()`: problems end up in `result.errors`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from agentdesk.sim.script import Script, encode_payload, text_of, turn_payload
+from agentdesk.sim.script import Script, encode_payload, text_of, turn_payload, with_name
 from agentdesk.wukongim.client import ClientConfig, WuKongIMClient
 from agentdesk.wukongim.events import ClientError, ClientEvent, MessageReceived, SendTimeout
 from agentdesk.wukongim.packets import ChannelType
@@ -152,7 +152,7 @@ class SimCustomer:
         delay = self.pace.think_time(turn)
         if delay:
             await asyncio.sleep(delay)
-        payload, problem = encode_payload(turn_payload(turn))
+        payload, problem = encode_payload(with_name(turn_payload(turn), self.script.customer_name))
         if problem:
             self.result.errors.append(f"turn {index}: {problem}")
         before = len(self.result.received)

@@ -131,6 +131,11 @@ class DeskWatch:
         conv = self.reducer.get(channel)
         return conv.mode if conv is not None and conv.known else None
 
+    def customer_name(self, channel: str) -> str | None:
+        """The display name the ``opened`` fact gave the customer (untrusted text), None if unknown."""
+        conv = self.reducer.get(channel)
+        return conv.customer_name if conv is not None else None
+
     def urgency(self, channel: str) -> p.Urgency | None:
         h = self.handling.get(channel)
         if h is not None and h.top_urgency is not None:

@@ -20,6 +20,8 @@ VISITOR_SUFFIX: Final = "___vstr"
 #: WuKongIM SDK content types (PROTOCOL.md §c.2)
 TEXT_TYPE: Final = 1
 IMAGE_TYPE: Final = 2
+#: the optional display name a visitor's message carries (docs/desk-protocol.md)
+NAME_KEY: Final = "from_name"
 #: the largest payload a simulated customer sends (WuKongIM packets are ≤ 1 MiB; stay well below)
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
 #: the longest visitor uid (desk protocol: uids are ≤ 128 printable ASCII characters)
@@ -174,6 +176,17 @@ def turn_payload(turn: object) -> dict[str, Any]:
             return image
         return {str(k): v for k, v in turn.items()}
     return {"type": None, "value": turn}
+
+
+def with_name(payload: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The payload carrying the customer's display name as a top-level ``"from_name"`` (the key the
+    WuKongIM SDKs use for a sender's name; docs/desk-protocol.md, "Customer display names"). Nothing is
+    added when the script names no one or the turn already carries a ``from_name`` of its own; the name
+    is sent exactly as the script has it (untrusted data, never cleaned up)."""
+    out = dict(payload)
+    if name and NAME_KEY not in out:
+        out[NAME_KEY] = name
+    return out
 
 
 def encode_payload(payload: Mapping[str, Any]) -> tuple[bytes, str | None]:
