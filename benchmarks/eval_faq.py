@@ -1,10 +1,14 @@
 """Evaluate FAQ search on a query set (default: tests/data/queries_dev.jsonl against tests/data/faq.jsonl).
 
-    .venv/bin/python benchmarks/eval_faq.py [--faq FILE] [--queries FILE] [--json] [--misses]
+    .venv/bin/python benchmarks/eval_faq.py [--faq FILE] [--queries FILE] [--json] [--misses] [--split]
 
 Prints hit@1/3/5 on answerable queries, no-answer accuracy, per-style and per-language breakdowns, the score
 margins around the no-answer threshold, and the naive baseline (character-bigram BM25 over question + answer
 + tags, top hit always returned) side by side. hit@k = a gold id is among the first k hits.
+
+`--split` adds a 2-fold check of the one tuned setting, the no-answer threshold: the queries are split by the
+parity of their number; on each half the threshold is chosen from a grid by the rule of docs/faq.md
+(maximise useful rejections - 2 * correct answers hidden), and measured on the other half.
 """
 
 from __future__ import annotations
@@ -127,12 +131,56 @@ def summarise(per: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+THRESHOLD_GRID = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30)
+
+
+def choose_threshold(rows: list[tuple[dict[str, Any], list[str], float]]) -> float:
+    """The grid threshold maximising useful - 2 * lost (ties: the larger), as in docs/faq.md."""
+    best_t, best_v = 0.0, 0.0
+    for t in THRESHOLD_GRID:
+        lost = sum(1 for q, ids, c in rows if q["gold"] and c < t and ids and ids[0] in q["gold"])
+        useful = sum(1 for q, ids, c in rows if c < t and ids and (not q["gold"] or ids[0] not in q["gold"]))
+        if useful - 2 * lost >= best_v:
+            best_t, best_v = t, useful - 2 * lost
+    return best_t
+
+
+def fold_figures(rows: list[tuple[dict[str, Any], list[str], float]], t: float) -> dict[str, Any]:
+    ans = [(q, ids) for q, ids, c in rows if q["gold"] for ids in [ids if c >= t else []]]
+    neg = [(q, ids, c) for q, ids, c in rows if not q["gold"]]
+    return {
+        "n": len(ans),
+        "hit@1": round(sum(1 for q, ids in ans if ids[:1] and ids[0] in q["gold"]) / len(ans), 3),
+        "hit@3": round(sum(1 for q, ids in ans if any(i in q["gold"] for i in ids[:3])) / len(ans), 3),
+        "no_answer": f"{sum(1 for _, ids, c in neg if c < t or not ids)}/{len(neg)}",
+    }
+
+
+def two_fold(store: FaqStore, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    saved = search_mod.NO_ANSWER_THRESHOLD
+    search_mod.NO_ANSWER_THRESHOLD = 0.0
+    rows = []
+    for q in queries:
+        res = store.search(q["text"], limit=5)
+        rows.append((q, [h.id for h in res.hits], res.best_score if res.hits else 0.0))
+    search_mod.NO_ANSWER_THRESHOLD = saved
+    halves = [[r for r in rows if int(re.sub(r"\D", "", r[0]["id"]) or 0) % 2 == k] for k in (0, 1)]
+    out = []
+    for k in (0, 1):
+        tune, test = halves[k], halves[1 - k]
+        t = choose_threshold(tune)
+        out.append({"tuned_on": f"half {k}", "threshold": t, "tune": fold_figures(tune, t),
+                    "test": fold_figures(test, t), "test_at_shipped": fold_figures(test, saved)})  # fmt: skip
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--faq", type=Path, default=ROOT / "tests/data/faq.jsonl")
     ap.add_argument("--queries", type=Path, default=ROOT / "tests/data/queries_dev.jsonl")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--misses", action="store_true", help="list the queries whose top hit is wrong")
+    ap.add_argument("--split", action="store_true", help="2-fold check of the no-answer threshold")
     ap.add_argument(
         "--threshold", type=float, default=None, help="override the no-answer threshold (0 = off)"
     )
@@ -164,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         "answerable_best_scores_lowest5": ans_scores[:5],
         "no_answer_best_scores": neg_scores,
     }
+    if args.split:
+        result["two_fold"] = two_fold(store, queries)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
@@ -184,6 +234,13 @@ def main(argv: list[str] | None = None) -> int:
         f"\nno-answer threshold {th['no_answer_threshold']}: lowest answerable best scores {th['answerable_best_scores_lowest5']}"
     )
     print(f"no-answer queries' best scores {th['no_answer_best_scores']}")
+    if args.split:
+        print("\n2-fold (threshold chosen on one half, measured on the other):")
+        for f in result["two_fold"]:
+            print(
+                f"  tuned on {f['tuned_on']}: threshold {f['threshold']}; tune {f['tune']}; "
+                f"held-out {f['test']}; held-out at the shipped threshold {f['test_at_shipped']}"
+            )
     if args.misses:
         print("\nmisses (ours):")
         for r in ours_r["misses"]:

@@ -33,9 +33,10 @@ def figures(faq_store: FaqStore) -> dict[str, float]:
 
 
 def test_dev_quality_floor(figures: dict[str, float]) -> None:
-    """What the current ranking reaches (the naive baseline is hit@1 0.73 / hit@3 0.85): never go below."""
-    assert figures["hit@1"] >= 0.80, figures
-    assert figures["hit@3"] >= 0.85, figures
+    """What the current ranking reaches (0.821 / 0.884 / 2 of 8; the naive baseline is hit@1 0.73 /
+    hit@3 0.85): never go below."""
+    assert figures["hit@1"] >= 0.81, figures
+    assert figures["hit@3"] >= 0.875, figures
     assert figures["no_answer"] >= 2, figures
 
 

@@ -1,7 +1,9 @@
 """Turning a customer's message into weighted search *units* (see `agentdesk.faq.search` for the scoring).
 
 1. `clean_query`: NFKC (full-width -> half-width), Traditional -> Simplified, lower case; pasted noise (order
-   numbers, phone numbers, URLs, e-mail addresses) and greetings removed.
+   numbers, phone numbers, URLs, e-mail addresses) and greetings removed. Then `rewrite_phrasal` (English
+   phrasal verbs -> the FAQ's word: `send it back` -> `return it`) and `homophone_fix` (a Chinese bigram that
+   is no word and not in the index, with a one-character homophone the index has: `运废` -> `运费`).
 2. Chinese runs give one unit per character **bigram** (the index's tokens, so any 2-character term is found
    exactly), minus function-word fragments (`ZH_STOP`, particles), plus the content characters that jieba
    sees as one-character words (`钱`, `膜`). English words give one unit per stemmed word, minus stop words.
@@ -12,7 +14,8 @@
    (misspellings: `pasword` -> `password`, also offered as "did you mean"), and general-purpose synonyms
    (`text.SYNONYM_GROUPS`).
 4. A unit weighs the IDF of its best-known alternative. A unit the index has never seen still weighs (it is
-   information the FAQ may not cover), so coverage stays honest.
+   information the FAQ may not cover), so coverage stays honest. A bigram across two words (`少钱` of `多少钱`)
+   weighs at most the average of the query's in-word bigrams (`_cap_fragments`): its rarity is accidental.
 5. Separately, `words` holds word-level units (jieba words, English words) for the confidence: whole words
    the best entry must contain for the FAQ to be taken as covering the question.
 """
@@ -23,6 +26,7 @@ import difflib
 import itertools
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from agentdesk.faq.store import FaqStore
@@ -35,6 +39,7 @@ from agentdesk.faq.text import (
     clean_query,
     is_word,
     is_zh_noise,
+    normalize,
     pinyin_split,
     segment,
     stem,
@@ -59,6 +64,9 @@ POS_OTHER = 0.15
 #: index has never seen (often a fragment across two words) weighs a third of that
 UNKNOWN_EN = 1.0
 UNKNOWN_ZH = 0.35
+
+#: rows looked at to find the real word behind a homophone typo
+HOMOPHONE_ROWS = 50
 
 #: an alternative: (index token, kind, discount). Kinds: "main" (an s_q/s_a/s_t token), "py" (s_py token),
 #: "phrase" (space-separated bigrams that must all occur), "char" (one Chinese character)
@@ -103,8 +111,9 @@ def idf(df: int, n: int) -> float:
 
 
 def analyse(store: FaqStore, query: str) -> Analysis:
-    cleaned = clean_query(query)
+    cleaned, fixed = homophone_fix(store, rewrite_phrasal(clean_query(query)))
     an = Analysis(cleaned)
+    an.corrections.update(fixed)
     pending_py: list[str] = []
 
     def flush_pinyin() -> None:
@@ -166,7 +175,103 @@ def analyse(store: FaqStore, query: str) -> Analysis:
             for other in sorted(syn.get(tok_text, ()) if col == "main" else ()):
                 u.alts.append((other, "main", SYN_FACTOR * factor))
     _weigh(store, an, zh_words)
+    _cap_fragments(an.units)
     return an
+
+
+def _cap_fragments(units: list[Unit]) -> None:
+    """A bigram across two words (`多少钱` -> `少钱`) is rare by accident: its IDF says little about the topic,
+    yet a rare fragment used to outweigh every real word of the query (`能到` from `多久能到` deciding the
+    top hit). It now weighs at most the average of the query's in-word bigrams."""
+    inword = [u.weight for u in units if u.kind == "zh" and u.weight > 0]
+    if not inword:
+        return
+    cap = sum(inword) / len(inword)
+    for u in units:
+        if u.kind == "cross":
+            u.weight = min(u.weight, cap)
+
+
+#: English phrasal verbs -> the single word help-centre articles use ("send the item back" -> "return the
+#: item"); at most three words between the verb and its particle
+PHRASAL: tuple[tuple[str, str, str], ...] = (
+    (
+        "send|sending|sent|take|taking|took|give|giving|gave|bring|bringing|brought|ship|mail|post",
+        "back",
+        "return",
+    ),
+)
+_PHRASAL_RE = [
+    (re.compile(rf"\b(?:{verbs})\b((?:\s+[a-z0-9']+){{0,3}}?)\s+{particle}\b"), word)
+    for verbs, particle, word in PHRASAL
+]
+
+
+def rewrite_phrasal(text: str) -> str:
+    """Replace English phrasal verbs by the one word the FAQ uses (`PHRASAL`)."""
+    for pattern, word in _PHRASAL_RE:
+        text = pattern.sub(word + r"\1", text)
+    return text
+
+
+def homophone_fix(store: FaqStore, text: str) -> tuple[str, dict[str, str]]:
+    """Rewrite Chinese homophone typos (运废 -> 运费, 保休 -> 保修) before the query is analysed.
+
+    A bigram is taken for a typo when the index does not have it, it is not a word jieba knows, neither of
+    its characters belongs to a longer real word of the query (当时|用 is two words, not a typo of 试用), and
+    the index has a bigram with the same pinyin that differs in one character and is a real word: the most
+    common such bigram among the questions and tags whose pinyin contains it (`HOMOPHONE_ROWS` looked at).
+    Returns the rewritten text and {typo: fix} (also the "did you mean")."""
+    fixes: dict[str, str] = {}
+    for run in _RUN_RE.findall(text):
+        # characters that belong to a real word of two or more characters are not typos (当时|用, 直接)
+        in_word: set[int] = set()
+        pos = 0
+        for w in segment(run):
+            if len(w) >= 2 and is_word(w):
+                in_word.update(range(pos, pos + len(w)))
+            pos += len(w)
+        for i in range(len(run) - 1):
+            bg = run[i : i + 2]
+            if i in in_word or i + 1 in in_word or bg in fixes or is_zh_noise(bg) or is_word(bg):
+                continue
+            if store.doc_freq([bg])[bg] > 0:
+                continue
+            py = _pinyin_bigram(bg)
+            if store.doc_freq([py])[py] == 0:
+                continue
+            fix = _homophone(store, bg, py)
+            if fix is not None:
+                fixes[bg] = fix
+    for wrong, right in fixes.items():
+        text = text.replace(wrong, right)
+    return text, fixes
+
+
+def _homophone(store: FaqStore, typo: str, py: str) -> str | None:
+    cache = store.cache.setdefault("homophones", {})  # cleared on every write, like the other caches
+    assert isinstance(cache, dict)
+    if len(cache) > 10_000:
+        cache.clear()
+    if typo in cache:
+        got: str | None = cache[typo]
+        return got
+    seen: Counter[str] = Counter()
+    rows = store.conn.execute(
+        "SELECT faq.question_zh, faq.tags FROM faq_fts JOIN faq ON faq.rowid = faq_fts.rowid "
+        "WHERE faq_fts MATCH ? LIMIT ?",
+        (f's_py : "{py}"', HOMOPHONE_ROWS),
+    ).fetchall()
+    for question, tags in rows:
+        text = normalize(question + " " + tags)
+        for run in _RUN_RE.findall(text):
+            for j in range(len(run) - 1):
+                bg = run[j : j + 2]
+                if bg != typo and (bg[0] == typo[0]) != (bg[1] == typo[1]) and _pinyin_bigram(bg) == py:
+                    seen[bg] += 1
+    found = next((bg for bg, _ in seen.most_common() if is_word(bg)), None)
+    cache[typo] = found
+    return found
 
 
 def _weigh(store: FaqStore, an: Analysis, zh_words: list[Unit]) -> None:

@@ -314,7 +314,9 @@ def _suggestion(query: str, an: Analysis) -> str | None:
         return None
     out = normalize(query)
     for wrong, right in an.corrections.items():
-        out = re.sub(rf"\b{re.escape(wrong)}\b", right, out)
+        # a Chinese typo sits between other characters (no word boundary): plain replacement
+        ascii_word = wrong.isascii()
+        out = re.sub(rf"\b{re.escape(wrong)}\b", right, out) if ascii_word else out.replace(wrong, right)
     return out
 
 
