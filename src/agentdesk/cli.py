@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 USAGE = """usage: agentdesk [--version] <command> [args...]
+       agentdesk [--server URL --uid U --profile P --theme T --keymap FILE]   (the operator console)
 
 commands:
 {commands}
@@ -43,9 +44,16 @@ def _usage() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in {"-h", "--help", "help"}:
+    if not args or (args[0].startswith("--") and args[0] not in {"--help", "--version"}):
+        from agentdesk.commands.console import main as console_main  # the console: no sub-command
+
+        try:
+            return console_main(args)
+        except KeyboardInterrupt:
+            return 130
+    if args[0] in {"-h", "--help", "help"}:
         print(_usage(), end="")
-        return 0 if args else 2
+        return 0
     if args[0] == "--version":
         print(f"agentdesk {__version__}")
         return 0
