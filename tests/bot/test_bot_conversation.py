@@ -74,22 +74,24 @@ async def test_a_follow_up_never_gets_the_same_answer_again(devserver_factory: A
         assert "发票" in replies[1] and replies[1] != replies[0], replies
         conv = (await desk.state()).get(v)
         assert conv is not None and conv.mode == "ai"
-        # the first question again: its answer was sent already and the FAQ has nothing else as good,
-        # so the same entry comes back once in its short form, never the identical text
-        await _say(desk, v, FAQ_QUESTION)
-        replies = [text_of(m) for m in await desk.bot_replies(v)]
-        assert len(replies) == 3 and "99" in replies[2], replies
-        assert replies[2] not in replies[:2] and replies[2] not in HANDOVERS, replies
-        # and yet again: nothing new to say, so a person takes over ("no new answer")
-        await _say(desk, v, FAQ_QUESTION)
-        replies = [text_of(m) for m in await desk.bot_replies(v)]
-        assert len(replies) == 4 and replies[3] in HANDOVERS, replies
+        # the first question again and again: its answer was sent already, so the bot offers something
+        # else (another confident entry, or the same entry once in its short form) and never the
+        # identical text; when it has nothing new left, a person takes over ("no new answer")
+        for asked in range(1, 6):
+            await _say(desk, v, FAQ_QUESTION)
+            replies = [text_of(m) for m in await desk.bot_replies(v)]
+            assert len(replies) == 2 + asked, replies
+            assert len(set(replies)) == len(replies), replies  # no text twice
+            if replies[-1] in HANDOVERS:
+                break
+        else:
+            raise AssertionError(f"asked 5 times and never handed over: {replies}")
         queued = [f for f in await desk.facts() if f.channel == v and isinstance(f, p.Queued)]
-        assert len(queued) == 1 and queued[0].reason.startswith("no new answer: faq-"), queued
+        assert len(queued) == 1 and queued[0].reason.startswith("no new answer: "), queued
         conv = (await desk.state()).get(v)
         assert conv is not None and conv.mode == "assist" and conv.waiting_since is not None
         await _say(desk, v, FAQ_QUESTION)  # people have it now: the bot stays silent
-        assert len(await desk.bot_replies(v)) == 4
+        assert len(await desk.bot_replies(v)) == len(replies)
     finally:
         await desk.close()
 

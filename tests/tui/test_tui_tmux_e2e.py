@@ -88,6 +88,10 @@ async def test_agentdesk_process_in_tmux(desk: Desk, faq_db: Path, tmp_path: Pat
         tmux.run("send-keys", "-t", "app", "Enter")
         await tmux.wait_for("confidence")  # the draft arrived
         tmux.run("send-keys", "-t", "app", "r")
+        # Keys that arrive in the same burst as a focus-moving key are routed before focus moves
+        # (Textual routes a key when the app dispatches it): wait until the footer shows the composer's
+        # commands only (no "Urgent"), as a person would see the cursor move.
+        await tmux.wait_for("\n ^o Approve  ^s Send reply")
         tmux.run("send-keys", "-t", "app", "-l", "Your parcel left today 今天")
         await tmux.wait_for("Your parcel left today 今天")  # in the composer
         tmux.run("send-keys", "-t", "app", "C-s")
