@@ -10,10 +10,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import pytest
 import yaml
 from fuzzkit import FUZZ, json_values, nasty_text
-from hypothesis import assume, event, given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from agentdesk.config import PROFILE_KEYS, ConfigError, Settings, load_settings
@@ -165,8 +164,6 @@ def _yaml_text(draw_doc: object, raw: str | None) -> str:
     ),
 )
 def test_theme_file_gives_a_theme_or_a_message(doc: object, raw: str | None) -> None:
-    # the known bug below (primary: null → KeyError) is tracked by the xfail test; keep this one green
-    assume(not (raw is None and isinstance(doc, dict) and "primary" in doc and doc["primary"] is None))
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         path = d / "t.yaml"
@@ -197,15 +194,6 @@ def test_theme_file_raw_bytes(data: bytes) -> None:
         load_themes([Path(tmp)], user_dir=Path(tmp) / "none")
 
 
-PRIMARY_NULL = (
-    "bug: a theme file with an empty `primary:` (YAML null) raises KeyError('primary') out of "
-    "load_theme_file instead of ThemeFileError, and load_themes (which catches only ThemeFileError) lets it "
-    "escape, so one such file in the themes directory stops the console from loading its themes "
-    "(tui/themes.py _theme_from_data: None colours are skipped, then colours['primary'] is read)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=PRIMARY_NULL)
 def test_a_theme_with_an_empty_primary_is_a_warning(tmp_path: Path) -> None:
     (tmp_path / "mine.yaml").write_text("name: my-theme\ndark: true\nprimary:\n", "utf-8")
     themes, warnings = load_themes([tmp_path], user_dir=tmp_path / "none")

@@ -148,7 +148,7 @@ def _theme_from_data(data: object) -> Theme:
             f"unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(ALLOWED_KEYS))}"
         )
     for key in REQUIRED_KEYS:
-        if key not in data:
+        if data.get(key) is None:  # absent, or present and empty (`primary:` is YAML null)
             raise ThemeFileError(f"missing required key {key!r}")
     name = data["name"]
     if not isinstance(name, str) or not _NAME_RE.match(name):
