@@ -295,6 +295,9 @@ class Demo:
         return Replayer(
             scripts,
             ws_url=self.server.ws_url,
+            # REST catch-up after a reconnect, so a reply in flight when a connection drops still arrives
+            api_url=self.server.api_url,
+            manager_token=self.manager_token,
             pace=self.options.pace,
             concurrency=self.options.concurrency,
             handed_over=self._no_reply_expected,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentdesk.wukongim.catchup import ingest
-from agentdesk.wukongim.store import MessageStore, StoredMessage
+from agentdesk.wukongim.catchup import ingest, ingest_live
+from agentdesk.wukongim.store import ChannelSeq, MessageStore, StoredMessage
 
 
 def msg(mid: int, seq: int, cmn: str = "", channel: str = "g1", ctype: int = 2) -> StoredMessage:
@@ -133,3 +135,75 @@ def test_history_is_ascending_and_bounded() -> None:
     s.store_received([msg(i, i) for i in range(1, 11)])
     assert [m.message_seq for m in s.history("g1", 2, limit=3)] == [8, 9, 10]
     assert s.get_message(4) == msg(4, 4)
+
+
+def _big(mid: int, seq: int, channel: str = "g1") -> StoredMessage:
+    m = msg(mid, seq, channel=channel)
+    return StoredMessage(
+        message_id=m.message_id,
+        message_seq=m.message_seq,
+        client_msg_no=m.client_msg_no,
+        from_uid=m.from_uid,
+        channel_id=m.channel_id,
+        channel_type=m.channel_type,
+        timestamp=m.timestamp,
+        payload=b'{"type":1,"content":"' + b"x" * 20_000 + b'"}',
+    )
+
+
+def _cap_to_current_size(s: MessageStore) -> None:
+    """Let the file grow by one page at most: the next real write fails with SQLITE_FULL."""
+    pages = int(s.conn.execute("PRAGMA page_count").fetchone()[0])
+    s.conn.execute(f"PRAGMA max_page_count = {pages + 1}")
+
+
+def test_a_full_disk_rolls_back_the_whole_batch_and_the_seqs(tmp_path: Path) -> None:
+    path = tmp_path / "full.sqlite3"
+    s = MessageStore.open(path)
+    s.store_received([msg(1, 1)])
+    _cap_to_current_size(s)
+
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        s.store_received([_big(i, i) for i in range(2, 7)])
+    # nothing of the batch was stored, and the seq tracker does not claim any of it
+    assert s.channel("g1", 2) == ChannelSeq(1, 1)
+    assert s.last_seqs() == {("g1", 2): 1}
+    assert [m.message_seq for m in s.history("g1", 2)] == [1]
+    # the same through the live path, for a channel seen for the first time (baseline + rows)
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        ingest_live(s, [_big(20, 40, channel="g2")], 0)
+    assert s.channel("g2", 2) is None
+    # and the file agrees with the cache
+    again = MessageStore.open(path)
+    assert again.last_seqs() == {("g1", 2): 1}
+    assert again.count_messages() == 1
+    again.close()
+
+    # space again: the re-delivered batch is stored completely, the seq advances over it
+    s.conn.execute("PRAGMA max_page_count = 1073741823")
+    assert len(s.store_received([_big(i, i) for i in range(2, 7)])) == 5
+    new, gap = ingest_live(s, [_big(20, 40, channel="g2")], 0)
+    assert [m.message_id for m in new] == [20] and not gap
+    assert s.channel("g1", 2) == ChannelSeq(6, 6)
+    assert s.channel("g2", 2) == ChannelSeq(40, 40)
+    assert s.gaps("g1", 2) == []
+    s.close()
+
+
+def test_a_full_disk_late_in_a_transaction_undoes_its_earlier_calls(tmp_path: Path) -> None:
+    """SQLite rolls the transaction back by itself on SQLITE_FULL; the seqs of the calls that had
+    succeeded inside it must not stay claimed (in the cache or in the file)."""
+    path = tmp_path / "full-late.sqlite3"
+    s = MessageStore.open(path)
+    s.store_received([msg(1, 1)])
+    _cap_to_current_size(s)
+    with pytest.raises(sqlite3.OperationalError, match="full"), s.atomic():
+        s.store_received([msg(2, 2), msg(3, 3)])
+        s.store_received([_big(4, 4)])
+    assert s.channel("g1", 2) == ChannelSeq(1, 1)
+    assert s.count_messages() == 1
+    assert not s.conn.in_transaction
+    s.conn.execute("PRAGMA max_page_count = 1073741823")
+    s.store_received([msg(2, 2), msg(3, 3), _big(4, 4)])
+    assert s.channel("g1", 2) == ChannelSeq(4, 4)
+    s.close()

@@ -4,6 +4,15 @@ It connects as ``<id>___vstr`` (visitors need no token), sends its turns in orde
 channel (type 10), each carrying the script's customer name as ``"from_name"``, and after each turn
 waits (bounded) for a reply from anyone else on the channel, or until `handed_over()` says people have
 it (then the bot stays quiet by design). Everything it receives is recorded. It never raises out of `run()`: problems end up in `result.errors`.
+
+Give it the server's REST address (``api_url``, plus ``manager_token`` when the server wants one for
+REST): then its client catches up after every (re)connect on its own visitors channel (type 10,
+channel_id = login_uid = its uid), as WuKongIM intends (PROTOCOL.md g.2/g.4: a RECV that was not
+acked when a connection died is never re-pushed to the next one). Without ``api_url`` it only gets
+what is pushed live: a message in flight when its connection (or the server) dies can be missed, and
+an unacked SEND is re-sent blind after a reconnect. What the first catch-up pulls (the channel's history
+from before this run, e.g. a uid reused on a server that keeps its data) is not a reply and is not
+recorded, nor is anything up to that history's last seq that a later gap fill brings.
 """
 
 from __future__ import annotations
@@ -19,7 +28,13 @@ from typing import Final
 
 from agentdesk.sim.script import Script, encode_payload, text_of, turn_payload, with_name
 from agentdesk.wukongim.client import ClientConfig, WuKongIMClient
-from agentdesk.wukongim.events import ClientError, ClientEvent, MessageReceived, SendTimeout
+from agentdesk.wukongim.events import (
+    CaughtUp,
+    ClientError,
+    ClientEvent,
+    MessageReceived,
+    SendTimeout,
+)
 from agentdesk.wukongim.packets import ChannelType
 from agentdesk.wukongim.store import MessageStore
 
@@ -85,6 +100,8 @@ class SimCustomer:
         uid: str,
         *,
         ws_url: str,
+        api_url: str | None = None,
+        manager_token: str | None = None,
         pace: Pace = FAST,
         handed_over: Callable[[str], bool] | None = None,
         on_log: Callable[[str], None] | None = None,
@@ -92,21 +109,36 @@ class SimCustomer:
         self.script = script
         self.uid = uid
         self.ws_url = ws_url
+        self.api_url = api_url or None
+        self.manager_token = manager_token
         self.pace = pace
         self._handed_over = handed_over
         self._on_log = on_log
         self.result = CustomerResult(script.id, uid, errors=list(script.problems))
         self._arrived = asyncio.Event()
+        #: the first connection's catch-up is done (what came before it is history, not a reply)
+        self._caught_up = False
+        #: the channel's last seq before this run (from that first catch-up)
+        self._history_upto = 0
 
     def _log(self, text: str) -> None:
         if self._on_log is not None:
             self._on_log(text)
 
     def _on_event(self, event: ClientEvent) -> None:
+        if isinstance(event, CaughtUp):
+            self._caught_up = True
+            return
         if not isinstance(event, MessageReceived):
             return
         m = event.message
-        if m.channel_id != self.uid or m.channel_type != VISITORS or m.from_uid == self.uid:
+        if m.channel_id != self.uid or m.channel_type != VISITORS:
+            return
+        if not self._caught_up:
+            # before the first catch-up finished nothing of ours was sent: this is older history
+            self._history_upto = max(self._history_upto, m.message_seq)
+            return
+        if m.from_uid == self.uid or m.message_seq <= self._history_upto:
             return
         text = text_of(m.payload)
         self.result.received.append(Received(m.from_uid, m.message_seq, m.payload, text, time.time()))
@@ -128,9 +160,16 @@ class SimCustomer:
             self.result.finished = True
             return self.result
         store = MessageStore.open(":memory:")
-        # visitors skip the token check; no REST access (a customer app has no manager token)
+        # visitors skip the token check; with REST access the client catches up after every reconnect
+        # (its own visitors channel), else a message in flight when a connection dies can be missed
         client = WuKongIMClient(
-            ClientConfig(uid=self.uid, token="visitor", api_url=None, ws_url=self.ws_url),
+            ClientConfig(
+                uid=self.uid,
+                token="visitor",
+                api_url=self.api_url,
+                ws_url=self.ws_url,
+                manager_token=self.manager_token,
+            ),
             store,
             on_event=self._on_event,
         )
@@ -140,6 +179,12 @@ class SimCustomer:
             self.result.errors.append(f"could not connect as {self.uid}: {type(exc).__name__}: {exc}")
             await _close(client, store)
             return self.result
+        try:
+            # the first catch-up (older history) is over before the first turn goes out, so nothing
+            # that answers this run can be taken for history
+            await client.wait_caught_up(within=self.pace.connect_timeout)
+        except (ClientError, TimeoutError) as exc:
+            self.result.errors.append(f"no catch-up after connecting: {type(exc).__name__}: {exc}")
         try:
             for index, turn in enumerate(self.script.turns, start=1):
                 await self._turn(client, index, turn)

@@ -3,7 +3,8 @@
 Bounded everywhere: at most `concurrency` customers are connected at a time, every customer's waits are
 bounded by its `Pace`, and `run(deadline=…)` stops whatever is still running when the deadline passes
 (those customers keep what they got so far, plus an error saying they were stopped). Every script gets a
-result, also those that never started.
+result, also those that never started. With ``api_url`` (and ``manager_token`` if the server needs one)
+each customer catches up over REST after a reconnect (see `SimCustomer`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class Replayer:
         scripts: Sequence[Script],
         *,
         ws_url: str,
+        api_url: str | None = None,
+        manager_token: str | None = None,
         pace: Pace = FAST,
         concurrency: int = 8,
         handed_over: Callable[[str], bool] | None = None,
@@ -34,7 +37,16 @@ class Replayer:
         self.pace = pace
         self.concurrency = max(1, concurrency)
         self.customers = [
-            SimCustomer(s, uid, ws_url=ws_url, pace=pace, handed_over=handed_over, on_log=on_log)
+            SimCustomer(
+                s,
+                uid,
+                ws_url=ws_url,
+                api_url=api_url,
+                manager_token=manager_token,
+                pace=pace,
+                handed_over=handed_over,
+                on_log=on_log,
+            )
             for s, uid in zip(self.scripts, self.uids, strict=True)
         ]
         self._started: set[int] = set()

@@ -89,15 +89,22 @@ def ingest(store: MessageStore, batch: Iterable[StoredMessage], backfill: int) -
         if store.channel(m.channel_id, m.channel_type) is None and m.message_seq > 0:
             key = (m.channel_id, m.channel_type)
             first[key] = min(first.get(key, m.message_seq), m.message_seq)
-    for (cid, ctype), seq in first.items():
-        store.set_baseline(cid, ctype, max(0, seq - 1 - backfill))
-    return store.store_received(items)
+    # one transaction: the baselines, the rows and the seq bookkeeping are written together or not at
+    # all (a sqlite error, e.g. a full disk, rolls everything back and propagates: nothing may be acked)
+    with store.atomic():
+        for (cid, ctype), seq in first.items():
+            store.set_baseline(cid, ctype, max(0, seq - 1 - backfill))
+        return store.store_received(items)
 
 
 def ingest_live(
     store: MessageStore, batch: list[StoredMessage], backfill: int
 ) -> tuple[list[StoredMessage], bool]:
-    """ingest() plus: does any channel of the batch now have a gap?"""
+    """ingest() plus: does any channel of the batch now have a gap?
+
+    Atomic like ingest(): on a sqlite error nothing of the batch is stored, no seq advances, and the
+    error propagates (the client then acks nothing and reconnects; the server re-delivers or the
+    catch-up pulls the batch)."""
     new = ingest(store, batch, backfill)
     gap = False
     for key in {m.channel for m in batch}:

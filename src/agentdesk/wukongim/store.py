@@ -32,15 +32,19 @@ The class is synchronous and not thread-safe: the client uses it from one worker
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentdesk.sqlite_db import open_db
 
 __all__ = ["ChannelSeq", "MessageStore", "OutboxEntry", "StoredMessage"]
+
+log = logging.getLogger(__name__)
 
 _SCHEMA_V1 = """
 CREATE TABLE messages (
@@ -398,9 +402,9 @@ class MessageStore:
             timestamp=timestamp,
             payload=entry.payload,
         )
-        with self._tx():
+        with self._tx():  # one transaction: the entry never leaves the outbox without its message
             self.conn.execute("DELETE FROM outbox WHERE client_msg_no = ?", (client_msg_no,))
-        self.store_received([msg])
+            self.store_received([msg])
         return msg
 
     def outbox_failed(self, client_msg_no: str, reason_code: int) -> None:
@@ -416,12 +420,25 @@ class MessageStore:
 
     # -- plumbing -------------------------------------------------------------------------------
 
+    def atomic(self) -> AbstractContextManager[None]:
+        """One transaction around several store calls (they join it): all of them or none.
+
+        On any error (e.g. SQLITE_FULL, also in COMMIT) everything is rolled back and the seq cache is
+        reloaded from the file, then the error propagates."""
+        return self._tx()
+
     def _tx(self) -> _Tx:
         return _Tx(self.conn, self._load_channels)
 
 
 class _Tx:
-    """BEGIN IMMEDIATE … COMMIT (nested use joins the outer transaction); a rollback reloads the cache."""
+    """BEGIN IMMEDIATE … COMMIT (nested use joins the outer transaction).
+
+    All or nothing, also under SQLITE_FULL / SQLITE_IOERR: an error inside the block *or in COMMIT*
+    rolls the whole transaction back (if SQLite has not already done so itself) and reloads the
+    in-memory seq cache from the file, so the cache never claims a seq whose rows were not written.
+    The original error propagates (the caller must not acknowledge anything of the batch).
+    """
 
     def __init__(self, conn: sqlite3.Connection, on_rollback: Callable[[], None]) -> None:
         self.conn = conn
@@ -437,7 +454,20 @@ class _Tx:
         if not self.outer:
             return
         if exc_type is None:
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self._undo()
+                raise
         else:
-            self.conn.execute("ROLLBACK")
+            self._undo()
+
+    def _undo(self) -> None:
+        """Roll back whatever is left of the transaction and resynchronise the cache with the file."""
+        try:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.warning("ROLLBACK failed", exc_info=True)
+        finally:
             self.on_rollback()
