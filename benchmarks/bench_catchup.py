@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import sqlite3
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -36,37 +35,12 @@ import httpx
 from agentdesk.wukongim.client import ClientConfig, WuKongIMClient
 from agentdesk.wukongim.events import CaughtUp, ClientEvent, MessageReceived
 from agentdesk.wukongim.store import MessageStore
+from benchkit import start_devserver
 
 RESULTS = Path(__file__).parent / "results"
 MANAGER = "bench-manager-token"
 AGENT = "agent"
 TARGET_S = 3.0
-
-
-async def start_server(data: Path) -> tuple[asyncio.subprocess.Process, dict[str, Any]]:
-    env = {**os.environ, "AGENTDESK_MANAGER_TOKEN": MANAGER}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "agentdesk.cli",
-        "devserver",
-        "--api-port",
-        "0",
-        "--ws-port",
-        "0",
-        "--no-token-auth",
-        "--recv-retry-interval",
-        "600",
-        "--data",
-        str(data),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=env,
-    )
-    assert proc.stdout is not None
-    ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
-    assert ready.get("event") == "ready", ready
-    return proc, ready
 
 
 async def wait_until(check: Any, what: str, within: float = 300.0) -> None:
@@ -111,7 +85,7 @@ async def run(channels: int, messages: int) -> dict[str, Any]:
 
 
 async def _run(tmp: Path, n_channels: int, n_messages: int) -> dict[str, Any]:
-    proc, ready = await start_server(tmp / "wk")
+    proc, ready = await start_devserver(tmp / "wk", manager_token=MANAGER)
     http = httpx.AsyncClient(base_url=ready["api_url"], headers={"token": MANAGER}, timeout=60)
     names = [f"c{i:04d}" for i in range(n_channels)]
     try:

@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import signal
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from websockets.asyncio.client import ClientConnection
 
 from agentdesk.wukongim import codec, crypto
 from agentdesk.wukongim.packets import Connack, Connect, HeaderFlag, Recv, Recvack, Send, Sendack
+from benchkit import start_devserver
 
 RESULTS = Path(__file__).parent / "results"
 TIMEOUT = 600.0
@@ -127,38 +127,13 @@ def rss_kib(pid: int) -> dict[str, int]:
     return out
 
 
-async def start_server(data: Path) -> tuple[asyncio.subprocess.Process, dict[str, Any]]:
-    env = {k: v for k, v in os.environ.items() if k != "AGENTDESK_MANAGER_TOKEN"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "agentdesk.cli",
-        "devserver",
-        "--api-port",
-        "0",
-        "--ws-port",
-        "0",
-        "--no-token-auth",
-        "--recv-retry-interval",
-        "600",
-        "--data",
-        str(data),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=env,
-    )
-    assert proc.stdout is not None
-    ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
-    return proc, ready
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-devserver-") as tmp:
         return await _run(args, Path(tmp))
 
 
 async def _run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
-    proc, ready = await start_server(data)
+    proc, ready = await start_devserver(data)
     results: dict[str, Any] = {"clients": args.clients, "rss_kib": {}}
     try:
         results["rss_kib"]["idle"] = rss_kib(proc.pid)
