@@ -1,15 +1,16 @@
 """Console benchmarks (figures for the notes; not part of the test suite).
 
     .venv/bin/python benchmarks/bench_console.py [latency] [startup] [memory] [--conversations 2000]
-        [--rate 200] [--seconds 10] [--cached 10000] [--messages 200000]
+        [--rate 200] [--seconds 10] [--cached 10000] [--messages 200000] [--no-snapshot]
 
 1. latency: socket-to-screen. A devserver process, 2,000 desk conversations (opened + queued by desk
    facts), a blaster process sending customer messages at 200/s; the console core + app (headless) in
    this process. For every message: from the client's `MessageReceived` (stored, acked) to the end of
    the first screen refresh after the queue was redrawn. Prints p50/p99/max.
-2. startup: 10,000 conversations in the desk cache (30,000 facts) and their messages in the message
-   store; time from building the console core to the first frame with the queue drawn (the server is
-   unreachable, as when offline), plus the import time of the UI in a fresh interpreter.
+2. startup: 10,000 conversations in the desk cache (30,000 facts; the reducer snapshot saved by the
+   previous start-up, unless --no-snapshot) and their messages in the message store; time from building
+   the console core to the first frame with the queue drawn (the server is unreachable, as when
+   offline), plus the import time of the UI in a fresh interpreter.
 3. memory: 10,000 conversations and 200,000 cached messages; resident memory after start-up, after
    opening 50 conversations, and the peak.
 """
@@ -39,6 +40,7 @@ from agentdesk.desk.state import LogEntry
 from agentdesk.tui.app import make_app
 from agentdesk.tui.screens.main import MainScreen
 from agentdesk.tui.themes import load_themes
+from agentdesk.tui.widgets.queue_list import QueueList
 from agentdesk.wukongim.events import MessageReceived
 from agentdesk.wukongim.rest import RestClient
 from agentdesk.wukongim.store import MessageStore, StoredMessage
@@ -210,7 +212,7 @@ async def latency(args: argparse.Namespace, tmp: Path) -> None:
         server.wait(10)
 
 
-def populate(data: Path, conversations: int, messages: int) -> None:
+def populate(data: Path, conversations: int, messages: int, *, snapshot: bool = True) -> None:
     """A console data dir as after a long day: desk facts and cached messages for every conversation."""
     data.mkdir(parents=True, exist_ok=True)
     cache = DeskCache.open(data / "desk-alice.sqlite", bot_uid=BOT, desk_channel="desk")
@@ -231,6 +233,8 @@ def populate(data: Path, conversations: int, messages: int) -> None:
             entries.append(LogEntry(seq, BOT, p.encode_bytes(fact)))
     cache.append(entries)
     cache.close()
+    if snapshot:  # the previous start-up folded the facts and saved the reducer snapshot
+        DeskCache.open(data / "desk-alice.sqlite", bot_uid=BOT, desk_channel="desk").close()
     store = MessageStore.open(data / "messages-alice.sqlite")
     per = max(1, messages // conversations)
     batch: list[StoredMessage] = []
@@ -265,7 +269,7 @@ async def first_frame(data: Path) -> tuple[float, ConsoleCore, Any]:
 async def startup(args: argparse.Namespace, tmp: Path, imports: float) -> None:
     data = tmp / "cached"
     t = time.perf_counter()
-    populate(data, args.cached, args.messages)
+    populate(data, args.cached, args.messages, snapshot=not args.no_snapshot)
     print(
         f"populated {args.cached} conversations, {args.messages} messages in {time.perf_counter() - t:.1f} s"
     )
@@ -277,9 +281,14 @@ async def startup(args: argparse.Namespace, tmp: Path, imports: float) -> None:
         while queue.option_count == 0:  # type: ignore[attr-defined]
             await pilot.pause(0.01)
         drawn = time.perf_counter() - t0
+        while not any(row.preview for row in app.screen.query_one(QueueList).rows):
+            await pilot.pause(0.01)
+        previews = time.perf_counter() - t0
         print(
-            f"startup: {args.cached} cached conversations: first frame {frame * 1000:.0f} ms, queue drawn "
-            f"{drawn * 1000:.0f} ms (+ {imports * 1000:.0f} ms importing the UI and core in a fresh interpreter)",
+            f"startup: {args.cached} cached conversations{' (no snapshot)' if args.no_snapshot else ''}: "
+            f"first frame {frame * 1000:.0f} ms, queue drawn {drawn * 1000:.0f} ms, previews shown "
+            f"{previews * 1000:.0f} ms (+ {imports * 1000:.0f} ms importing the UI and core in a fresh "
+            "interpreter)",
             flush=True,
         )
         print(f"memory: after start-up RSS {rss_mb():.0f} MB", flush=True)
@@ -317,6 +326,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--cached", type=int, default=10000)
     ap.add_argument("--messages", type=int, default=200000)
+    ap.add_argument("--no-snapshot", action="store_true", help="start-up without a saved desk snapshot")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if "latency" in args.what:

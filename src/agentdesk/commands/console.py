@@ -2,7 +2,9 @@
 
 Loads the settings (file < env < flags), builds the console core (`agentdesk.console`), loads themes and
 the keymap, then imports the Textual app (only here) and runs it. The IM token comes from the environment
-variable `AGENTDESK_TOKEN`, else from the OS keyring (`agentdesk login`).
+variable `AGENTDESK_TOKEN`, else from the OS keyring (`agentdesk login`); the manager token (for the REST
+catch-up on servers that protect it) likewise from `AGENTDESK_MANAGER_TOKEN`, else the keyring. Neither
+is ever printed.
 """
 
 from __future__ import annotations
@@ -35,16 +37,26 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _token(profile: str, secret_store: str) -> str | None:
-    token = os.environ.get("AGENTDESK_TOKEN")
-    if token:
-        return token
+def _secret(profile: str, secret_store: str, name: str, env: str) -> str | None:
+    """The environment variable `env` if set, else the profile's `name` from the secret store that
+    `agentdesk login` writes (`agentdesk.secrets`); None when neither has it or the store can't be read."""
+    value = os.environ.get(env)
+    if value:
+        return value
     try:
         from agentdesk.secrets import open_secret_store
 
-        return open_secret_store(secret_store, warn=False).get(profile, "im_token")
+        return open_secret_store(secret_store, warn=False).get(profile, name) or None
     except Exception:
         return None
+
+
+def _token(profile: str, secret_store: str) -> str | None:
+    return _secret(profile, secret_store, "im_token", "AGENTDESK_TOKEN")
+
+
+def _manager_token(profile: str, secret_store: str) -> str | None:
+    return _secret(profile, secret_store, "manager_token", "AGENTDESK_MANAGER_TOKEN")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -100,7 +112,7 @@ def main(argv: Sequence[str]) -> int:
             desk_channel=profile.desk_channel,
             bot_uid=profile.bot_uid,
             faq_db=args.faq_db or paths.default_faq_db(),
-            manager_token=os.environ.get("AGENTDESK_MANAGER_TOKEN") or None,
+            manager_token=_manager_token(profile.name, settings.secret_store),
         ),
         engine=DraftEngine(model),
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -139,7 +140,7 @@ class ConsoleCore:
         self.drafting = Drafting.open(engine or DraftEngine(), data / "drafts.sqlite", config.faq_db)
         self._prefs_path = data / "console-state.json"
         self._prefs = _read_prefs(self._prefs_path)
-        self._pending: list[ClientEvent | _OutboxPoke] = []
+        self._pending: list[ClientEvent | _OutboxPoke | _Restored] = []
         self._wake = asyncio.Event()
         self._connection = ConnectionInfo()
         self._outbox = 0
@@ -155,6 +156,7 @@ class ConsoleCore:
         self._desk_buffer: list[LogEntry] = []
         self._desk_synced = False
         self._initial: list[ServiceEvent] = []
+        self._previews_task: asyncio.Task[None] | None = None
         notice = _moved(self.store.moved_aside)
         if notice:
             self._initial.append(Notice(notice, "warning"))
@@ -195,6 +197,48 @@ class ConsoleCore:
             )
             self.reducer = self.desk.reducer
 
+    async def load_previews(self) -> list[Preview]:
+        """The newest stored message of every cached desk conversation, read and decoded off the loop:
+        the desk cache keeps facts only, and a conversation should not look empty until its next
+        message. Apply them with :meth:`apply_previews`."""
+        channels = [c for c, conv in self.reducer.conversations.items() if conv.known]
+        messages = await self.client.db.call(_newest_messages, self.store, channels)
+        return await asyncio.to_thread(self._previews, messages)
+
+    def _previews(self, messages: list[StoredMessage]) -> list[Preview]:
+        return [
+            Preview(
+                m.channel_id,
+                _sender(self._role_of(m)),
+                float(m.timestamp),
+                preview_text(decode_payload(m.payload)),
+                m.message_seq,
+            )
+            for m in messages
+        ]
+
+    def apply_previews(self, previews: list[Preview]) -> bool:
+        """Restore preview and last activity (not unread: they are not news); a conversation that has
+        seen a newer message meanwhile keeps it. True if anything changed."""
+        changed = False
+        for item in previews:
+            changed = (
+                self.reducer.restore_message(
+                    item.channel_id, sender=item.sender, at=item.at, text=item.text, seq=item.seq
+                )
+                or changed
+            )
+        return changed
+
+    async def _restore_previews(self) -> None:
+        """Background part of start-up: the queue is drawn first, the previews follow."""
+        try:
+            previews = await self.load_previews()
+        except (sqlite3.Error, RuntimeError):  # the store closed under us (shutting down): no previews
+            return
+        self._pending.append(_Restored(previews))
+        self._wake.set()
+
     def _on_client_event(self, event: ClientEvent) -> None:
         self._pending.append(event)
         self._wake.set()
@@ -208,6 +252,7 @@ class ConsoleCore:
             self._outbox = len(await self.client.db.call(self.store.outbox_unacked))
             for event in [*self._initial, OutboxChanged(self._outbox), QueueChanged()]:
                 yield event
+            self._previews_task = asyncio.create_task(self._restore_previews())
             await self.client.start()
         while not self._closed:
             await self._wake.wait()
@@ -216,7 +261,7 @@ class ConsoleCore:
             for event in await self._fold(batch):
                 yield event
 
-    async def _fold(self, batch: list[ClientEvent | _OutboxPoke]) -> list[ServiceEvent]:
+    async def _fold(self, batch: list[ClientEvent | _OutboxPoke | _Restored]) -> list[ServiceEvent]:
         out: list[ServiceEvent] = []
         desk_entries: list[LogEntry] = []
         touched: dict[str, bool] = {}
@@ -253,6 +298,9 @@ class ConsoleCore:
                 outbox_dirty = True
             elif isinstance(event, _OutboxPoke):
                 outbox_dirty = True
+            elif isinstance(event, _Restored):
+                if self.apply_previews(event.previews):
+                    out.append(QueueChanged())
             elif isinstance(event, CaughtUp):
                 desk_error = await self._desk_catch_up(desk_entries)
                 error = event.error or desk_error
@@ -357,6 +405,10 @@ class ConsoleCore:
             return
         self._closed = True
         self._wake.set()
+        if self._previews_task is not None:
+            self._previews_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._previews_task
         await self.client.close()
         self.store.close()
         if self.desk is not None:
@@ -534,14 +586,64 @@ class ConsoleCore:
         data = json.dumps(self._prefs, indent=1).encode()
         await asyncio.to_thread(_write_prefs, self._prefs_path, data)
 
+    # --- retrying a refused reply -------------------------------------------------------------------
+
+    async def retry_reply(self, client_msg_no: str) -> bool:
+        """The refused entry leaves the outbox and is queued again as new (pending, never written: the
+        server stored nothing under it), with the same client_msg_no and payload."""
+        entry = await self.client.db.call(self.store.outbox_get, client_msg_no)
+        if entry is None or entry.state != "failed":
+            return False
+        await self.client.db.call(self.store.outbox_remove, client_msg_no)
+        self._replies[client_msg_no] = (entry.channel_id, "pending")
+        self._reply_texts[client_msg_no] = preview_text(decode_payload(entry.payload))
+        await self.client.enqueue(
+            entry.channel_id, entry.channel_type, entry.payload, client_msg_no=client_msg_no
+        )
+        self._pending.append(_OutboxPoke())
+        self._wake.set()
+        return True
+
 
 class _OutboxPoke:
     """Wakes `events()` so a reply just queued shows in the outbox count."""
 
 
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """The newest stored message of a conversation, as `Reducer.restore_message` takes it."""
+
+    channel_id: str
+    sender: Sender
+    at: float
+    text: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Restored:
+    """Wakes `events()` with the previews read at start-up (applied on the loop, like messages)."""
+
+    previews: list[Preview]
+
+
 _STATES: Final[dict[str, ConnState]] = {
     s: s for s in ("connecting", "online", "reconnecting", "offline", "auth_failed", "kicked")
 }
+
+
+def _newest_messages(store: MessageStore, channels: list[str]) -> list[StoredMessage]:
+    """The newest stored message of each of these visitors channels that has any (store thread)."""
+    known = store.last_seqs()
+    out: list[StoredMessage] = []
+    for channel_id in channels:
+        if (channel_id, VISITORS) in known:
+            out.extend(store.history(channel_id, VISITORS, limit=1))
+    return out
+
+
+def _sender(role: str) -> Sender:
+    return "customer" if role == "customer" else "bot" if role == "bot" else "staff"
 
 
 def conn_state(value: str) -> ConnState:

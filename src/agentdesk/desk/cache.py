@@ -1,15 +1,19 @@
 """The console's desk-log cache: the bot's facts with their message_seq, and the last applied seq.
 
-On open the reducer state is rebuilt from the stored facts, so the console shows the desk at once and
-catches up with ``/channel/messagesync`` from ``last_seq + 1``. The cache is only a copy of the server's
-log: a file SQLite cannot read is moved aside and a fresh one is started (everything is fetched again from
-the server), a file written by a newer agentdesk is left alone and an in-memory cache is used instead, and
-a write that fails turns the cache off for the session. None of these stops the console; :attr:`notice`
-says what happened in one sentence for the status bar.
+On open the reducer state is loaded from a saved snapshot (the fold of the facts up to a seq, in the meta
+table) and only the facts after it are applied; without a usable snapshot (absent, of another format,
+stale or unreadable) it is rebuilt from all the stored facts and saved again. So the console shows the
+desk at once and catches up with ``/channel/messagesync`` from ``last_seq + 1``. The cache is only a copy
+of the server's log: a file SQLite cannot read is moved aside and a fresh one is started (everything is
+fetched again from the server), a file written by a newer agentdesk is left alone and an in-memory cache
+is used instead, and a write that fails turns the cache off for the session (a snapshot that cannot be
+saved is only skipped). None of these stops the console; :attr:`notice` says what happened in one
+sentence for the status bar.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable
@@ -30,6 +34,13 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
 )
+
+
+SNAPSHOT_KEY: Final = "snapshot"
+"""The meta row holding the reducer state folded from the facts up to a seq (JSON, versioned by
+`state.STATE_FORMAT`), so that opening is O(state) instead of parsing every fact again."""
+SNAPSHOT_EVERY: Final = 500
+"""Facts applied on open beyond the snapshot before it is written again."""
 
 
 class DeskCache:
@@ -100,12 +111,15 @@ class DeskCache:
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                     [*identity.items(), ("last_seq", "0")],
                 )
-            reducer = Reducer(bot_uid)
+            reducer = _load_snapshot(conn, bot_uid, meta.get(SNAPSHOT_KEY))
+            base = reducer.applied
             for seq, from_uid, payload in conn.execute(
-                "SELECT seq, from_uid, payload FROM facts ORDER BY seq"
+                "SELECT seq, from_uid, payload FROM facts WHERE seq > ? ORDER BY seq", (reducer.last_seq,)
             ):
                 data = payload if isinstance(payload, bytes) else str(payload).encode()
                 reducer.apply(LogEntry(int(seq), str(from_uid), data))
+            if reducer.applied - base >= SNAPSHOT_EVERY:
+                _save_snapshot(conn, reducer)
             reducer.last_seq = max(reducer.last_seq, int(meta.get("last_seq", "0")))
         except BaseException:
             conn.close()
@@ -163,6 +177,35 @@ class DeskCache:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _load_snapshot(conn: sqlite3.Connection, bot_uid: str, text: str | None) -> Reducer:
+    """The reducer saved by `_save_snapshot`, if it is usable: same format and bot, and the facts it was
+    folded from are all still there (its last seq and how many facts up to it). Otherwise a fresh one."""
+    if not text:
+        return Reducer(bot_uid)
+    try:
+        data = json.loads(text)
+        reducer = Reducer.load_state(bot_uid, data["state"])
+        (count,) = conn.execute("SELECT count(*) FROM facts WHERE seq <= ?", (reducer.last_seq,)).fetchone()
+        if int(data["facts"]) != count or reducer.applied > count:
+            return Reducer(bot_uid)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return Reducer(bot_uid)
+    return reducer
+
+
+def _save_snapshot(conn: sqlite3.Connection, reducer: Reducer) -> None:
+    """Save the state folded from the facts table alone (call it before any message is applied)."""
+    try:
+        (count,) = conn.execute("SELECT count(*) FROM facts WHERE seq <= ?", (reducer.last_seq,)).fetchone()
+    except sqlite3.Error:
+        return
+    text = json.dumps(
+        {"facts": count, "state": reducer.dump_state()}, ensure_ascii=False, separators=(",", ":")
+    )
+    with contextlib.suppress(sqlite3.Error):  # only an optimisation: the facts are still there
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (SNAPSHOT_KEY, text))
 
 
 def _raw(entry: LogEntry) -> bytes:

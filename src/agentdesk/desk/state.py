@@ -18,7 +18,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 from agentdesk.desk import protocol as p
 
@@ -33,6 +33,8 @@ _MAX_ANSWERS: Final = 2000
 #: history (queue-length changes, response samples) older than this before the newest entry is compacted
 _HISTORY_SPAN: Final = 2 * 3600.0
 _HISTORY_COMPACT_AT: Final = 4096
+#: the layout of `Reducer.dump_state`; a different number means "rebuild from the facts"
+STATE_FORMAT: Final = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,22 @@ class Reducer:
         self.version += 1
         return True
 
+    def restore_message(
+        self, channel_id: str, *, sender: Sender, at: float, text: str = "", seq: int = 0
+    ) -> bool:
+        """The newest stored message of a conversation, at start-up: restores the preview, the last
+        activity and the message seq, but is not news (no unread, no waiting time). Ignored for a
+        conversation this console has not seen, or one that already has a newer message."""
+        conv = self.conversations.get(channel_id)
+        if conv is None or (seq and seq <= conv.last_msg_seq):
+            return False
+        conv.last_msg_seq = max(conv.last_msg_seq, seq)
+        conv.preview = p.clip(" ".join(text.split()), MAX_PREVIEW)
+        conv.preview_from = sender
+        conv.last_activity = max(conv.last_activity, at)
+        self.version += 1
+        return True
+
     def mark_read(self, channel_id: str) -> None:
         conv = self.conversations.get(channel_id)
         if conv is not None and conv.unread:
@@ -224,6 +242,62 @@ class Reducer:
             "responses": list(self.responses),
             "answers": list(self._answers.items()),
         }
+
+    # --- persistence ------------------------------------------------------------------------------------
+
+    def dump_state(self) -> dict[str, Any]:
+        """The whole state as JSON-able data (see `load_state`). Meant for a reducer fed facts only:
+        message-derived fields are saved as they are."""
+        return {
+            "format": STATE_FORMAT,
+            "bot_uid": self.bot_uid,
+            "last_seq": self.last_seq,
+            "applied": self.applied,
+            "skipped": self.skipped,
+            "seen": sorted(self._seen),
+            "conversations": [_dump_conv(c) for c in self.conversations.values()],
+            "queue_changes": [list(c) for c in self.queue_changes],
+            "queue_base": self.queue_base,
+            "responses": [list(r) for r in self.responses],
+            "answers": [[k, p.encode(f)] for k, f in self._answers.items()],
+            "newest_at": self._newest_at,
+            "limits": [self._queue_limit, self._responses_limit],
+        }
+
+    @classmethod
+    def load_state(cls, bot_uid: str, data: Mapping[str, Any]) -> Reducer:
+        """A reducer from `dump_state` data; raises ValueError (or KeyError, TypeError) for data of
+        another format or bot, or that does not have the expected shape."""
+        if data.get("format") != STATE_FORMAT or data.get("bot_uid") != bot_uid:
+            raise ValueError("desk state of another format or bot")
+        r = cls(bot_uid)
+        r.last_seq = int(data["last_seq"])
+        r.applied = int(data["applied"])
+        r.skipped = int(data["skipped"])
+        r._seen = {str(x) for x in data["seen"]}
+        for item in data["conversations"]:
+            conv = _load_conv(item)
+            r.conversations[conv.channel_id] = conv
+            new = (_mask(conv), conv.assignee if conv.is_open else None)
+            if new != (0, None):
+                r._index[conv.channel_id] = new
+                for bit, view in _BITS:
+                    if new[0] & bit:
+                        r._members[view].add(conv.channel_id)
+                if new[1] is not None:
+                    r._mine.setdefault(new[1], set()).add(conv.channel_id)
+        r.queue_changes = [(float(a), int(d)) for a, d in data["queue_changes"]]
+        r.queue_base = int(data["queue_base"])
+        r.responses = [(float(a), float(w)) for a, w in data["responses"]]
+        for key, raw in data["answers"]:
+            fact = p.parse_payload(raw)
+            if not isinstance(fact, p.Fact):
+                raise ValueError("desk state with an answer that is not a fact")
+            r._answers[str(key)] = fact
+        r._newest_at = float(data["newest_at"])
+        r._queue_limit, r._responses_limit = (int(x) for x in data["limits"])
+        r.version = r.applied
+        return r
 
     # --- the fold ---------------------------------------------------------------------------------------
 
@@ -308,6 +382,114 @@ def _mask(conv: Conversation) -> int:
     if conv.escalated or conv.urgency == "urgent":
         mask |= _ESCALATED
     return mask
+
+
+_CONV_FIELDS: Final = (
+    "channel_id",
+    "customer_uid",
+    "customer_name",
+    "known",
+    "opened_at",
+    "status",
+    "mode",
+    "assignee",
+    "urgency",
+    "escalated",
+    "reasons",
+    "labels",
+    "notes",
+    "waiting_since",
+    "last_activity",
+    "first_response_at",
+    "touched_by_person",
+    "preview",
+    "preview_from",
+    "unread",
+    "last_msg_seq",
+)
+_STATUSES: Final = ("open", "resolved")
+_SENDERS: Final = ("customer", "staff", "bot")
+
+
+def _dump_conv(conv: Conversation) -> list[object]:
+    return [
+        conv.channel_id,
+        conv.customer_uid,
+        conv.customer_name,
+        conv.known,
+        conv.opened_at,
+        conv.status,
+        conv.mode,
+        conv.assignee,
+        conv.urgency,
+        conv.escalated,
+        conv.reasons,
+        sorted(conv.labels),
+        [[n.at, n.by, n.text] for n in conv.notes],
+        conv.waiting_since,
+        conv.last_activity,
+        conv.first_response_at,
+        conv.touched_by_person,
+        conv.preview,
+        conv.preview_from,
+        conv.unread,
+        conv.last_msg_seq,
+    ]
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _load_conv(item: list[Any]) -> Conversation:
+    """A conversation from `_dump_conv`: checked enough that a damaged snapshot is refused (ValueError,
+    TypeError) rather than shown; cheap, as it runs for every conversation at start-up."""
+    if len(item) != len(_CONV_FIELDS):
+        raise ValueError("desk state with a conversation of another shape")
+    (cid, uid, name, known, opened, status, mode, assignee, urgency, escalated, reasons, labels, notes,
+     waiting, activity, first, touched, preview, preview_from, unread, msg_seq) = item  # fmt: skip
+    if (
+        status not in _STATUSES
+        or mode not in p.MODES
+        or urgency not in p.URGENCIES
+        or (preview_from is not None and preview_from not in _SENDERS)
+        or not isinstance(cid, str)
+        or not isinstance(uid, str)
+        or not isinstance(name, str)
+        or not isinstance(preview, str)
+        or not (assignee is None or isinstance(assignee, str))
+        or not isinstance(reasons, list)
+        or not isinstance(unread, int)
+        or not isinstance(msg_seq, int)
+    ):
+        raise ValueError("desk state with a conversation of another shape")
+    return Conversation(
+        cid,
+        uid,
+        name,
+        known is True,
+        _opt_float(opened),
+        status,
+        mode,
+        assignee,
+        urgency,
+        escalated is True,
+        reasons,
+        set(labels),
+        [NoteEntry(float(a), _opt_str(b), str(t)) for a, b, t in notes] if notes else [],
+        _opt_float(waiting),
+        float(activity),
+        _opt_float(first),
+        touched is True,
+        preview,
+        preview_from,
+        unread,
+        msg_seq,
+    )
 
 
 def _raise(current: p.Urgency, new: p.Urgency) -> p.Urgency:

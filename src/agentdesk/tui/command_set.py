@@ -7,10 +7,16 @@ a control or function key for what must also work while typing; no `ctrl+enter`/
 switching); `ctrl+c` is left to copy; no chord that Textual's Input or TextArea already binds (a test
 checks), so chords work while typing. Sending is never a bare letter (Chatwoot #2847: shortcuts that
 sent or resolved by accident).
+
+Every `desk` command is a priority binding (`Command.priority`): the app resolves its key the moment it
+arrives, in order with the keys around it, so `r` + text typed at paste speed (a script, tmux, a paste)
+lands the text in the composer instead of the queue. Printable keys still never fire while a text field
+has the focus (Textual drops keys a text widget consumes from the binding chain).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 
 from agentdesk.tui.commands import Command, CommandRegistry
@@ -18,7 +24,7 @@ from agentdesk.tui.commands import Command, CommandRegistry
 DESK = "desk"
 """Scope of the main console screen (queue + conversation + composer)."""
 
-COMMANDS: tuple[Command, ...] = (
+_COMMANDS: tuple[Command, ...] = (
     # --- everywhere ---------------------------------------------------------------------------------
     Command("quit", "Quit", "Leave agentdesk (ctrl+q always works)", ("ctrl+q",), show_in_footer=True),
     Command("help", "Help", "Show every command and its keys", ("f1", "?"), show_in_footer=True),
@@ -104,7 +110,22 @@ COMMANDS: tuple[Command, ...] = (
     Command("add-label", "Add label", "Label the conversation", ("l",), DESK),
     Command("resolve", "Resolve", "Mark the conversation resolved", ("s",), DESK, show_in_footer=True),
     Command("reopen", "Reopen", "Reopen a resolved conversation", ("O",), DESK),
+    # --- added later (appended, so the help table's first screen is unchanged) ---------------------
+    Command(
+        "retry-reply",
+        "Retry failed reply",
+        "Send the replies the server refused in this conversation again (same message ids)",
+        ("ctrl+r", "R"),
+        DESK,
+        show_in_footer=True,  # only while the open conversation has a failed reply (check_action)
+        footer="Retry",
+    ),
 )
+
+COMMANDS: tuple[Command, ...] = tuple(
+    replace(command, priority=True) if command.scope == DESK else command for command in _COMMANDS
+)
+"""The registry's commands: every `desk` command resolved in key-arrival order (see the module doc)."""
 
 
 @cache

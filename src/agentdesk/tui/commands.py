@@ -16,7 +16,7 @@ import re
 import string
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from textual.binding import Binding
@@ -131,6 +131,20 @@ def key_display(key: str) -> str:
     return "+".join([*mods, shown])
 
 
+@cache
+def widget_keys() -> frozenset[str]:
+    """Keys that Textual's own text, list and scroll widgets bind (never given priority, see `Command`)."""
+    from textual.containers import VerticalScroll
+    from textual.widgets import Input, OptionList, TextArea
+
+    keys: set[str] = set()
+    for widget in (Input, TextArea, OptionList, VerticalScroll):
+        for klass in widget.__mro__:
+            for binding in Binding.make_bindings(klass.__dict__.get("BINDINGS", ())):
+                keys.update(key.strip() for key in binding.key.split(","))
+    return frozenset(keys | {"enter", "tab", "shift+tab", "space"})
+
+
 def scopes_overlap(first: str, second: str) -> bool:
     return first == second or APP in (first, second)
 
@@ -146,6 +160,12 @@ class Command:
     scope: str = APP
     show_in_footer: bool = False
     priority: bool = False
+    """Resolved by the app the moment the key arrives, in arrival order, before the focused widget sees
+    it (Textual checks other bindings only after the key has bubbled up from the widget focused when it
+    was dispatched, so keys right behind a focus-moving key would reach the old widget). Keys that
+    Textual's text and list widgets bind themselves (`widget_keys()`: enter, arrows, tab…) never get
+    priority, so a keymap that puts a command on one keeps the widget's meaning first. A printable key
+    never fires while a text field has the focus: Textual drops it from the chain (`check_consume_key`)."""
     action: str = ""
     """The Textual action; defaults to the id in snake case (`approve-draft` → `approve_draft`)."""
     footer: str = ""
@@ -295,6 +315,7 @@ class CommandRegistry:
         for command in self.in_scope(scope):
             for index, key in enumerate(keys[command.id]):
                 fixed_quit = command.id == QUIT and key == QUIT_KEY
+                priority = command.id == QUIT or (command.priority and key not in widget_keys())
                 bindings.append(
                     Binding(
                         key,
@@ -302,7 +323,7 @@ class CommandRegistry:
                         command.footer_label,
                         show=command.show_in_footer and index == 0,
                         key_display=key_display(key),
-                        priority=command.priority or command.id == QUIT,
+                        priority=priority,
                         tooltip=command.description,
                         id=None if fixed_quit else command.id,
                     )

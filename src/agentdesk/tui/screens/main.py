@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 NEEDS_CONVERSATION: Final = frozenset(
     {
-        "open_conversation", "focus_composer", "send_reply", "faq_search", "insert_faq_answer",
+        "focus_composer", "send_reply", "faq_search", "insert_faq_answer",
         "claim", "release", "transfer", "escalate", "take_over", "hand_back", "add_note", "add_label",
         "resolve", "reopen", "regenerate_friendlier", "regenerate_formal", "regenerate_shorter",
     }
@@ -92,7 +92,9 @@ class MainScreen(DeskActions):
         self._retry_seen: ConnectionInfo | None = None
         self._retry_deadline = 0.0
         self._ticks = 0
-        self._bindings_key: tuple[bool, bool, bool] | None = None
+        #: client_msg_nos of my replies in the open conversation that the server refused (oldest first)
+        self.failed_replies: tuple[str, ...] = ()
+        self._bindings_key: tuple[bool, bool, bool, bool] | None = None
 
     @property
     def desk_app(self) -> AgentDeskApp:
@@ -125,7 +127,11 @@ class MainScreen(DeskActions):
     # --- availability ------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "retry_reply":  # hidden (footer and palette) unless a reply of this conversation failed
+            return self.current is not None and bool(self.failed_replies)
         if action in NEEDS_CONVERSATION and self.current is None:
+            return None
+        if action == "open_conversation" and self.query_one(QueueList).highlighted is None:
             return None
         if action in NEEDS_DRAFT and self.query_one(DraftPanel).draft is None:
             return None
@@ -159,7 +165,12 @@ class MainScreen(DeskActions):
     def refresh_availability(self) -> None:
         """`refresh_bindings()`, only when what `check_action` looks at changed: a footer refresh
         recomposes the footer, which must not happen for every message of a burst."""
-        key = (self.current is None, self.query_one(DraftPanel).draft is None, self.services.status().desk)
+        key = (
+            self.current is None,
+            self.query_one(DraftPanel).draft is None,
+            self.services.status().desk,
+            bool(self.failed_replies),
+        )
         if key != self._bindings_key:
             self._bindings_key = key
             self.refresh_bindings()
@@ -230,6 +241,7 @@ class MainScreen(DeskActions):
             self.rejections = []
         self.current = channel_id
         self.editing = None
+        self.failed_replies = ()
         self.services.set_open(channel_id)
         self.services.mark_read(channel_id)
         self.detail = self.services.detail(channel_id)
@@ -246,6 +258,12 @@ class MainScreen(DeskActions):
             return
         name = self.detail.customer_name if self.detail else ""
         self.query_one(Transcript).show(items, name)
+        self.failed_replies = tuple(
+            item.client_msg_no
+            for item in items
+            if item.role == "me" and item.status == "failed" and item.client_msg_no
+        )
+        self.refresh_availability()
         mode = self.detail.mode if self.detail else "assist"
         if draft and mode != "human" and items and items[-1].role == "customer":
             self.start_draft(channel_id, None)
@@ -362,9 +380,25 @@ class MainScreen(DeskActions):
             self.load_transcript(channel_id)
         self.refresh_status()
 
+    def action_retry_reply(self) -> None:
+        if self.current is not None and self.failed_replies:
+            self.retry(self.current, self.failed_replies)
+            self.failed_replies = ()
+            self.refresh_availability()
+
+    @work(group=GROUP_SEND, exit_on_error=False)
+    async def retry(self, channel_id: str, client_msg_nos: tuple[str, ...]) -> None:
+        """Re-queue refused replies, oldest first, each under its own client_msg_no."""
+        for client_msg_no in client_msg_nos:
+            await self.services.retry_reply(client_msg_no)
+        if channel_id == self.current:
+            self.load_transcript(channel_id)
+        self.refresh_status()
+
     # --- queue navigation ------------------------------------------------------------------------------
-    # Focus moves with `self.set_focus` (at once), not `widget.focus()` (deferred): keys typed right after
-    # `r` or `/` are already queued and must reach the composer or the filter, not the queue.
+    # The desk keys are priority bindings (command_set.py), resolved by the app in arrival order, and focus
+    # moves with `self.set_focus` (at once), not `widget.focus()` (deferred): so the keys typed right after
+    # `r`, `/`, `f` or `e` are dispatched to the composer or the filter, not to the queue.
 
     def _set_view(self, view: View) -> None:
         self.view = view

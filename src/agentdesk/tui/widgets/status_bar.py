@@ -1,5 +1,6 @@
-"""The status bar: connection (online / reconnecting in N s / offline / authentication failed), outbox
-size, sync state, user and role. Never a modal: offline, the composer keeps working."""
+"""The status bar: connection (online / reconnecting in N s / offline / authentication failed, with the
+hint to run `agentdesk login`), outbox size, sync state, user and role. Never a modal: offline, the
+composer keeps working."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ _STATE_TEXT = {
     "auth_failed": "authentication failed",
     "kicked": "signed out by the server",
 }
+
+
+AUTH_HINT = "run `agentdesk login` (or set AGENTDESK_TOKEN)"
+"""Shown next to "authentication failed": the server refused the IM token."""
 
 
 def connection_text(info: StatusInfo, remaining: float | None = None) -> str:
@@ -51,6 +56,8 @@ def status_content(info: StatusInfo, colours: Mapping[str, str], remaining: floa
         parts.append(f"│ {one_line(info.sync, 40)} ")
     parts.append(f"│ {'desk' if info.desk else 'no desk bot: subscriptions'} ")
     parts.append((f"│ {one_line(info.user, 24)} ({info.role}) ", "bold"))
+    if state == "auth_failed":  # the one state a retry will not fix: say what will
+        parts.append((f"│ {AUTH_HINT} ", f"bold {colour}".strip()))
     if state in ("auth_failed", "kicked", "reconnecting") and info.connection.error:
         parts.append((f"│ {one_line(info.connection.error, 60)}", "dim"))
     return Content.assemble(*parts)
