@@ -18,7 +18,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
 from faultkit import (
     BOT,
     DESK,
@@ -192,14 +191,6 @@ async def test_corrupt_faq_cache_is_rebuilt_by_sync_from_the_bot(
         await desk.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: the console core opens a corrupt FAQ cache (FaqStore moves it aside and starts empty) but "
-        "shows no notice, so the operator is not told why FAQ search became empty "
-        "(console/core.py: only the message store's and the desk cache's moved_aside become Notices)"
-    ),
-)
 async def test_console_says_when_the_faq_cache_was_unreadable(devserver_factory: Any, tmp_path: Path) -> None:
     desk, uids, token = await _session(devserver_factory, tmp_path)
     feed = f"http://127.0.0.1:{desk.bot.port}/faq.jsonl"

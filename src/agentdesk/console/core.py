@@ -157,9 +157,14 @@ class ConsoleCore:
         self._desk_synced = False
         self._initial: list[ServiceEvent] = []
         self._previews_task: asyncio.Task[None] | None = None
-        notice = _moved(self.store.moved_aside)
-        if notice:
-            self._initial.append(Notice(notice, "warning"))
+        faq = self.drafting.faq
+        for what, moved in (
+            ("message cache", self.store.moved_aside),
+            ("FAQ cache", faq.moved_aside if faq is not None else None),
+        ):
+            notice = _moved(what, moved)
+            if notice:
+                self._initial.append(Notice(notice, "warning"))
 
     # --- identity, clock, status -----------------------------------------------------------------
 
@@ -664,10 +669,11 @@ def _dedupe(events: list[ServiceEvent]) -> list[ServiceEvent]:
     return out
 
 
-def _moved(path: Path | None) -> str | None:
+def _moved(what: str, path: Path | None) -> str | None:
     if path is None:
         return None
-    return f"the message cache was unreadable and was rebuilt (the old file is kept as {path.name})"
+    rebuilt = "run `agentdesk faq sync` or `faq import` to fill it" if what == "FAQ cache" else "rebuilt"
+    return f"the {what} was unreadable and was moved aside ({path.name}); {rebuilt}"
 
 
 def _read_prefs(path: Path) -> dict[str, str]:
