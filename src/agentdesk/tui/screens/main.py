@@ -159,7 +159,9 @@ class MainScreen(DeskActions):
         else:
             self._retry_seen = None
             remaining = None
-        self.query_one(StatusBar).show(status, remaining)
+        # query, not query_one: an event can still arrive while the screen is being torn down
+        for bar in self.query(StatusBar):
+            bar.show(status, remaining)
         self.refresh_availability()
 
     def refresh_availability(self) -> None:
