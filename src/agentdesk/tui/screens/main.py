@@ -95,6 +95,7 @@ class MainScreen(DeskActions):
         #: client_msg_nos of my replies in the open conversation that the server refused (oldest first)
         self.failed_replies: tuple[str, ...] = ()
         self._bindings_key: tuple[bool, bool, bool, bool] | None = None
+        self._status_key: tuple[object, ...] | None = None
 
     @property
     def desk_app(self) -> AgentDeskApp:
@@ -159,9 +160,14 @@ class MainScreen(DeskActions):
         else:
             self._retry_seen = None
             remaining = None
-        # query, not query_one: an event can still arrive while the screen is being torn down
-        for bar in self.query(StatusBar):
-            bar.show(status, remaining)
+        # query, not query_one: an event can still arrive while the screen is being torn down.
+        # `Static.update` lays out the whole screen again: only when what the bar shows changed.
+        bars = list(self.query(StatusBar))
+        key = (status, remaining, self.app.theme, *map(id, bars))
+        if key != self._status_key:
+            self._status_key = key
+            for bar in bars:
+                bar.show(status, remaining)
         self.refresh_availability()
 
     def refresh_availability(self) -> None:

@@ -52,6 +52,7 @@ class QueueList(Vertical):
         self.view: View = "all"
         self.rows: list[QueueRow] = []
         self.counts: Mapping[View, int] = {}
+        self._views_key: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="queue-views", markup=False)
@@ -91,13 +92,17 @@ class QueueList(Vertical):
             return
         keep = self.highlighted
         with self.app.batch_update():
-            ol.clear_options()
-            ol.add_options([Option(row_content(r, colours), id=r.channel_id) for r in new])
+            _set_options(ol, [Option(row_content(r, colours), id=r.channel_id) for r in new])
             if new:
                 ids = [r.channel_id for r in new]
                 ol.highlighted = ids.index(keep) if keep in ids else 0
 
     def _render_views(self) -> None:
+        # `Static.update` lays out the whole screen again: only when the tabs' text changed
+        key = (self.view, *(self.counts.get(view, 0) for view, _ in VIEW_TITLES))
+        if key == self._views_key:
+            return
+        self._views_key = key
         parts: list[Content] = []
         for index, (view, title) in enumerate(VIEW_TITLES, 1):
             label = f"{index} {title} {self.counts.get(view, 0)}  "
@@ -124,6 +129,25 @@ class QueueList(Vertical):
         event.stop()
         if event.option.id is not None:
             self.post_message(self.Selected(event.option.id))
+
+
+def _set_options(ol: OptionList, options: list[Option]) -> None:
+    """`clear_options()` + `add_options(options)` without the empty list in between: that one sets the
+    virtual size to zero and back, and each change lays out the whole screen again (~10 ms per frame
+    under a message burst). The list is measured once, and laid out only if its height changed."""
+    ol._options[:] = options
+    ol._id_to_option.clear()
+    ol._option_to_index.clear()
+    for index, option in enumerate(options):
+        ol._option_to_index[option] = index
+        if option.id is not None:
+            ol._id_to_option[option.id] = option
+    ol._clear_caches()
+    ol.highlighted = None
+    ol.scroll_y = 0
+    if ol.styles.auto_dimensions:
+        ol.refresh(layout=True)
+    ol._update_lines()
 
 
 def row_content(row: QueueRow, colours: Mapping[str, str]) -> Content:
