@@ -29,6 +29,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from agentdesk.faq.lexicon import Match, lexicon
 from agentdesk.faq.store import FaqStore
 from agentdesk.faq.text import (
     CJK_RE,
@@ -37,6 +38,7 @@ from agentdesk.faq.text import (
     ZH_STOP,
     char_pinyin,
     clean_query,
+    index_string,
     is_word,
     is_zh_noise,
     normalize,
@@ -56,7 +58,7 @@ SYN_FACTOR = 0.5
 CHAR_W = 0.5
 #: weight of a bigram that straddles two words (jieba). Such fragments look like noise, but discounting them
 #: lost 2-3 dev queries (they carry the question's phrasing: 多少钱, 怎么办), so they weigh fully
-CROSS_W = 1.0
+CROSS_W = 0.6
 #: confidence weight of verbs/adjectives and of other non-noun words (see `pos_weight`)
 POS_VERB = 0.5
 POS_OTHER = 0.15
@@ -64,6 +66,19 @@ POS_OTHER = 0.15
 #: index has never seen (often a fragment across two words) weighs a third of that
 UNKNOWN_EN = 1.0
 UNKNOWN_ZH = 0.35
+
+#: discount of a concept's other terms (the customer's own term counts fully)
+CONCEPT_FACTOR = 0.9
+#: share of its weight a unit keeps inside an instance word (a product, brand, colour: not the topic)
+INSTANCE_W = 0.2
+
+#: English time words (the Chinese side learns these from jieba's part of speech): context, not topic
+_EN_TIME_WORDS = (
+    "today yesterday tomorrow tonight morning afternoon evening night week weekend month year hour minute "
+    "last next ago now recently already earlier later soon monday tuesday wednesday thursday friday saturday "
+    "sunday"
+)
+EN_TIME: frozenset[str] = frozenset(stem(w) for w in _EN_TIME_WORDS.split())
 
 #: rows looked at to find the real word behind a homophone typo
 HOMOPHONE_ROWS = 50
@@ -78,10 +93,11 @@ _RUN_RE = re.compile(f"{CJK_RE.pattern}+")
 class Unit:
     text: str
     alts: list[Alt]
-    kind: str = "zh"  # zh | cross | char | en | num | py | zhw (a Chinese word, confidence only)
+    kind: str = "zh"  # zh | cross | char | en | num | py | zhw (a Chinese word, confidence only) | concept
     weight: float = 0.0
     pos: str = ""  # part of speech of a zhw word
     clause: int = 0  # which clause of the message (split at sentence punctuation) the word is in
+    concept: str = ""  # the lexicon concept of a "concept" unit
 
 
 @dataclass(slots=True)
@@ -167,23 +183,117 @@ def analyse(store: FaqStore, query: str) -> Analysis:
         an.units.append(unit)
         an.words.append(unit)
     flush_pinyin()
+    found = _apply_concepts(an)
 
     syn = synonyms()
     zh_words = [w for w in an.words if w.kind == "zhw"]
     for u in [*an.units, *zh_words]:
+        if u.kind == "concept":
+            continue
         for tok_text, col, factor in list(u.alts):
             for other in sorted(syn.get(tok_text, ()) if col == "main" else ()):
                 u.alts.append((other, "main", SYN_FACTOR * factor))
     _weigh(store, an, zh_words)
+    for w in zh_words:
+        # the pinyin alternative is for typos (有力息 -> 有利息): a word the index has does not also match its
+        # homophones (外包 is not 歪报)
+        if len(w.alts) > 1 and an.dfs.get(w.alts[0][0], 0) > 0:
+            w.alts = [a for a in w.alts if a[1] != "py"]
     _cap_fragments(an.units)
+    _discount_instances(an, found)
     return an
+
+
+def _concept_alts(cid: str, surface_tokens: str) -> list[Alt]:
+    out: list[Alt] = []
+    for term in lexicon().concepts[cid]:
+        toks = index_string(term, normalized=True).split() if not term.isascii() else term.split()
+        if not toks:
+            continue
+        joined = " ".join(toks)
+        factor = 1.0 if joined == surface_tokens else CONCEPT_FACTOR
+        out.append((joined, "main" if len(toks) == 1 else "phrase", factor))
+    out.sort(key=lambda a: -a[2])
+    return out
+
+
+def _apply_concepts(an: Analysis) -> list[Match]:
+    """Replace the units and words a concept term of the lexicon covers by one unit for the concept."""
+    text = an.cleaned
+    for wrong, right in an.corrections.items():  # find the concept of a misspelt word too (retrun -> return)
+        if wrong.isascii():
+            text = re.sub(rf"\b{re.escape(wrong)}\b", right, text)
+    found = lexicon().find(text)
+    if not found:
+        return found
+    bigrams: set[str] = set()
+    chars: set[str] = set()
+    en: set[str] = set()
+    for m in found:
+        s = m.surface
+        if CJK_RE.match(s):
+            bigrams.update(s[i : i + 2] for i in range(len(s) - 1))
+            chars.update(s)
+        else:
+            en.update(t.text for t in tokens(s))
+
+    def covered(u: Unit) -> bool:
+        if u.kind in {"zh", "cross"}:
+            return u.text in bigrams
+        if u.kind == "char":
+            return u.text in chars
+        if u.kind == "en":
+            return any(t in en for t, col, _ in u.alts if col == "main")
+        if u.kind == "zhw":
+            return any(u.text in m.surface or m.surface in u.text for m in found if not m.surface.isascii())
+        return False
+
+    an.units = [u for u in an.units if not covered(u)]
+    an.words = [w for w in an.words if not covered(w)]
+    seen: set[str] = set()
+    for m in found:
+        if m.key in seen:
+            continue
+        seen.add(m.key)
+        surface = index_string(m.surface, normalized=True)
+        unit = Unit(
+            m.surface, _concept_alts(m.key, surface), kind="concept", clause=_clause_at(text, m.start)
+        )
+        unit.concept = m.key
+        an.units.append(unit)
+        an.words.append(unit)
+    return found
+
+
+def _discount_instances(an: Analysis, concepts: list[Match]) -> None:
+    """Units inside an instance word (a product, colour, brand...) weigh `INSTANCE_W` of their weight."""
+    found = lexicon().instances(an.cleaned)
+    if not found:
+        return
+    bigrams: set[str] = set()
+    en: set[str] = set()
+    for m in found:
+        s = m.surface
+        if CJK_RE.match(s):
+            bigrams.update(s[i : i + 2] for i in range(len(s) - 1))
+        else:
+            en.update(t.text for t in tokens(s))
+    zh_surfaces = [m.surface for m in found if not m.surface.isascii()]
+    for u in [*an.units, *an.words]:
+        hit = (
+            (u.kind in {"zh", "cross"} and u.text in bigrams)
+            or (u.kind == "en" and u.text in en)
+            or (u.kind in {"zhw", "char"} and any(u.text in s for s in zh_surfaces))
+        )
+        if hit:
+            u.weight *= INSTANCE_W
 
 
 def _cap_fragments(units: list[Unit]) -> None:
     """A bigram across two words (`多少钱` -> `少钱`) is rare by accident: its IDF says little about the topic,
     yet a rare fragment used to outweigh every real word of the query (`能到` from `多久能到` deciding the
     top hit). It now weighs at most the average of the query's in-word bigrams."""
-    inword = [u.weight for u in units if u.kind == "zh" and u.weight > 0]
+    inword = [u.weight for u in units if u.kind in {"zh", "concept"} and u.weight > 0]
     if not inword:
         return
     cap = sum(inword) / len(inword)
@@ -279,6 +389,9 @@ def _weigh(store: FaqStore, an: Analysis, zh_words: list[Unit]) -> None:
     an.dfs = dfs = alt_dfs(store, [*an.units, *an.words])
     max_idf = idf(0, n)
     for u in [*an.units, *zh_words]:
+        if u.kind == "concept":
+            u.weight = idf(concept_df(store, u.concept), n) if u.alts else 0.0
+            continue
         first = dfs.get(u.alts[0][0], 0)
         known = [idf(dfs[t], n) * f for t, _, f in u.alts if dfs.get(t, 0) > 0]
         if first > 0:
@@ -302,6 +415,23 @@ def _weigh(store: FaqStore, an: Analysis, zh_words: list[Unit]) -> None:
             u.weight *= CROSS_W
         if u.kind == "zhw":
             u.weight *= pos_weight(u.pos)
+        elif u.kind == "en" and u.text in EN_TIME:
+            u.weight *= POS_OTHER  # as jieba's time words on the Chinese side
+
+
+def concept_df(store: FaqStore, cid: str) -> int:
+    """Entries with any term of the concept (cached on the store until the next write)."""
+    cache = store.cache.setdefault("concept_df", {})
+    assert isinstance(cache, dict)
+    got = cache.get(cid)
+    if got is None:
+        terms = [index_string(t, normalized=True) if not t.isascii() else t for t in lexicon().concepts[cid]]
+        expr = " OR ".join(f'"{t}"' for t in terms if t)
+        row = store.conn.execute(
+            "SELECT count(*) FROM faq_fts WHERE faq_fts MATCH ?", ("{s_q s_a s_t} : (" + expr + ")",)
+        ).fetchone()
+        got = cache[cid] = int(row[0])
+    return int(got)
 
 
 def alt_dfs(store: FaqStore, units: list[Unit]) -> dict[str, int]:

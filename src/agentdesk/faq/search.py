@@ -1,26 +1,29 @@
 """Ranking, the calibrated score, the no-answer decision, snippets and "did you mean".
 
-The query is analysed into weighted units (`agentdesk.faq.query`). Then:
+The query is analysed into weighted units (`agentdesk.faq.query`; lexicon concepts are one unit each). Then:
 
 1. **Candidates** come from FTS5: an OR of the units' alternatives, each in its column, ordered by bm25 with
-   field weights, at most `CANDIDATES`. Rarest tokens first, at most `MAX_TERMS` terms and
-   `POSTINGS_BUDGET` postings, and none that occur in more than `MAX_DF_SHARE` of the entries (slow to rank,
-   separate least; they still count in the scoring below). A query made only of such words looks in
-   questions and tags only.
+   field weights, at most `CANDIDATES`. Unit by unit, rarest first (a concept's terms are one unit), at most
+   `MAX_TERMS` units and `POSTINGS_BUDGET` postings, and no token that occurs in more than `MAX_DF_SHARE` of
+   the entries (slow to rank, separate least; they still count in the scoring below). A query made only of
+   such words looks in questions and tags only.
 2. **Ranking** (Python, per candidate), all parts in 0..1:
    * `cov`: BM25F-style coverage of the units: for each unit the best alternative's saturated, length-
      normalised frequency over question (1.0), tags (0.9) and answer (0.55), times its discount, weighted
      by the unit's IDF, divided by the total weight of the query.
    * `uni`: the share of the query's Chinese content characters found in question/tags (1.0) or answer
-     (0.5): robust to paraphrase (拒签 vs 拒收) and counts only for the Chinese part of the query.
+     (0.5): robust to paraphrase and counts only for the Chinese part of the query.
    * `qside`: the share of the entry's own question (content tokens) that the query matches.
-   * `rank = cov * (1 - s * (1 - uni)) * (0.8 + 0.2 * qside)`, s = the Chinese share of the query's weight.
+   * `qcon`: the IDF-weighted share of the lexicon concepts of the entry's question that the query has.
+   * `rank = cov * (1 - s * (1 - uni)) * (0.8 + 0.2 * qside) * (0.6 + 0.4 * qcon)`, s = the Chinese share of
+     the query's weight (the `qcon` factor only for entries whose question has concepts).
 3. **Confidence** (`FaqHit.score`): `conf` = the IDF-weighted share of the query's *words* (jieba words,
-   English words; weighted by part of speech; a real word the FAQ never uses weighs like the rarest token)
-   that the best entry contains as whole words, averaged with the best-covered clause's share for messages
-   of several clauses. Hit i gets `conf(best) * rank_i / rank_best`, so scores fall best-first, the first
-   one answers "does the FAQ cover this question", and the same number means the same for every query.
-4. **No answer** when `conf(best) < NO_ANSWER_THRESHOLD` (how it was chosen: docs/faq.md).
+   English words, concepts; weighted by part of speech, instance words by `query.INSTANCE_W`; a real word the
+   FAQ never uses weighs like the rarest token) that an entry contains as whole words, averaged with the
+   best-covered clause's share for messages of several clauses. The query's confidence is the best `conf`
+   of the first `CONF_TOP` entries; hit i gets `conf * rank_i / rank_best`, so scores fall best-first, the
+   first one answers "does the FAQ cover this question", and the same number means the same for every query.
+4. **No answer** when the confidence `< NO_ANSWER_THRESHOLD` (how it was chosen: docs/faq.md).
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 
+from agentdesk.faq.lexicon import lexicon
 from agentdesk.faq.model import FaqHit, Lang, SearchResult, Snippet
-from agentdesk.faq.query import Alt, Analysis, Unit, analyse
+from agentdesk.faq.query import Alt, Analysis, Unit, analyse, concept_df, idf
 from agentdesk.faq.store import FaqStore, row_to_entry
 from agentdesk.faq.text import (
     CJK_RE,
@@ -46,13 +50,15 @@ from agentdesk.faq.text import (
 )
 
 #: below this confidence the FAQ is taken not to cover the question (see docs/faq.md for how it was chosen)
-NO_ANSWER_THRESHOLD = 0.10
+NO_ANSWER_THRESHOLD = 0.33
 
 FIELD_W = {"q": 1.0, "t": 0.9, "a": 0.55}
 FIELD_CONF = {"q": 1.0, "t": 1.0, "a": 0.8}
 K1 = 1.2
 B = 0.5
 QSIDE_W = 0.2
+#: weight of the entry-question concepts the query has (`_concept_side`)
+QCON_W = 0.4
 CLAUSE_MIX = 0.5
 MIN_CLAUSE_WEIGHT = 3.0
 CANDIDATES = 30
@@ -71,6 +77,7 @@ class Candidate:
     cov: float = 0.0
     uni: float = 0.0
     qside: float = 0.0
+    qcon: float | None = None
     conf: float = 0.0
     rank: float = 0.0
     fields: dict[str, Counter[str]] = field(default_factory=dict)
@@ -85,14 +92,17 @@ def search(store: FaqStore, query: str, *, limit: int = 5, lang: Lang | None = N
     if not ranked or ranked[0].rank <= 0:
         return SearchResult(query=query, hits=(), suggestion=suggestion)
     best = ranked[0]
-    best_score = round(best.conf, 4)
-    if best.conf < NO_ANSWER_THRESHOLD:
+    # "does the FAQ cover this question": the best-covering of the first few entries (the top one may be a
+    # near-duplicate of the one that covers it)
+    conf = max(c.conf for c in ranked[:CONF_TOP])
+    best_score = round(conf, 4)
+    if conf < NO_ANSWER_THRESHOLD:
         return SearchResult(query=query, hits=(), suggestion=suggestion, best_score=best_score)
     hits = []
     for c in ranked[:limit]:
         entry = row_to_entry(c.row)
         text = entry.answer(lang) or entry.answer("en" if lang == "zh" else "zh")
-        score = round(min(1.0, best.conf * c.rank / best.rank), 4)
+        score = round(min(1.0, conf * c.rank / best.rank), 4)
         hits.append(FaqHit(entry=entry, score=score, lang=lang, snippet=make_snippet(text, an)))
     return SearchResult(query=query, hits=tuple(hits), suggestion=suggestion, best_score=best_score)
 
@@ -114,7 +124,12 @@ def rank(store: FaqStore, an: Analysis) -> list[Candidate]:
     ).fetchall()
     avg = _avg_lengths(store)
     q_main = {t for u in an.units for t, col, _ in u.alts if col == "main"}
-    zh_w = sum(u.weight for u in an.units if u.kind in {"zh", "cross", "char", "py"})
+    q_concepts = {u.concept for u in an.units if u.kind == "concept"}
+    zh_w = sum(
+        u.weight
+        for u in an.units
+        if u.kind in {"zh", "cross", "char", "py"} or (u.kind == "concept" and not u.text.isascii())
+    )
     zh_share = zh_w / total_w if uni else 0.0
     query_zh = zh_w > 0
     any_char = any(col == "char" for u in an.units for _, col, _ in u.alts)
@@ -138,6 +153,10 @@ def rank(store: FaqStore, an: Analysis) -> list[Candidate]:
         c.qside = _question_side(row["s_q"].split(), q_main, query_zh)
         c.fields, c.py = fields, py
         c.rank = c.cov * (1 - zh_share * (1 - c.uni)) * (1 - QSIDE_W + QSIDE_W * c.qside)
+        if QCON_W:
+            c.qcon = _concept_side(store, c.row, q_concepts)
+            if c.qcon is not None:
+                c.rank *= 1 - QCON_W + QCON_W * c.qcon
         out.append(c)
     out.sort(key=lambda c: -c.rank)
     for c in out[:CONF_TOP]:  # the confidence is only needed for the best (and shown for a few more)
@@ -188,6 +207,30 @@ def _question_side(toks: list[str], q_main: set[str], query_zh: bool) -> float:
     if not content:
         return 0.0
     return sum(1 for t in content if t in q_main) / len(content)
+
+
+_CONCEPTS_CACHE: dict[str, frozenset[str]] = {}
+
+
+def _concept_side(store: FaqStore, row: sqlite3.Row, q_concepts: set[str]) -> float | None:
+    """IDF-weighted share of the concepts of the entry's question (either language) that the query has:
+    near-duplicates differ by one concept (card vs wallet, before vs after shipping). None: no concepts."""
+    key = row["content_hash"]
+    got = _CONCEPTS_CACHE.get(key)
+    if got is None:
+        lex = lexicon()
+        got = frozenset(
+            m.key for text in (row["question_zh"], row["question_en"]) for m in lex.find(normalize(text))
+        )
+        if len(_CONCEPTS_CACHE) > 20_000:
+            _CONCEPTS_CACHE.clear()
+        _CONCEPTS_CACHE[key] = got
+    if not got:
+        return None
+    n = max(store.count(), 1)
+    weights = {c: idf(concept_df(store, c), n) for c in got}
+    total = sum(weights.values())
+    return sum(w for c, w in weights.items() if c in q_concepts) / total if total > 0 else None
 
 
 _WORDS_CACHE: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
@@ -260,22 +303,36 @@ def _fts_query(an: Analysis, n: int) -> str:
     nothing rarer is there."""
     dfs = an.dfs
     by_col: dict[str, set[tuple[int, str]]] = {"main": set(), "phrase": set(), "py": set(), "char": set()}
+    groups: list[tuple[int, list[tuple[int, str, str]]]] = []
     for u in an.units:
         main_known = dfs.get(u.alts[0][0], 0) > 0
+        alts = []
         for tok, col, _ in u.alts:
             # a pinyin alternative only fetches candidates for a token the index does not have (a typo)
             if dfs.get(tok, 0) > 0 and not (col == "py" and main_known and u.kind != "py"):
                 by_col[col].add((dfs[tok], tok))
+                alts.append((dfs[tok], col, tok))
+        if alts:
+            alts.sort()
+            groups.append((alts[0][0], alts))
     limit = max(50, int(n * MAX_DF_SHARE))
     keep: dict[str, list[str]] = {col: [] for col in by_col}
+    taken: set[tuple[str, str]] = set()
     budget = POSTINGS_BUDGET
     terms = 0
-    for d, col, t in sorted((d, col, t) for col, v in by_col.items() for d, t in v):
-        if d > limit or d > budget or terms >= MAX_TERMS:
-            continue
-        keep[col].append(t)
-        budget -= d
-        terms += 1
+    # unit by unit, rarest first: the alternatives of one unit (a concept's terms) count as one term
+    for _, alts in sorted(groups, key=lambda g: g[0]):
+        if terms >= MAX_TERMS:
+            break
+        used = False
+        for d, col, t in alts:
+            if (col, t) in taken or d > limit or d > budget:
+                continue
+            keep[col].append(t)
+            taken.add((col, t))
+            budget -= d
+            used = True
+        terms += used
     main_cols = "{s_q s_a s_t}"
     if not keep["main"] and not keep["phrase"]:
         # only very common words (a bare keyword such as 退款 in a big cache): look in questions and tags only
@@ -333,6 +390,8 @@ def make_snippet(text: str, an: Analysis, width: int = SNIPPET_CHARS) -> Snippet
         for tok, col, _ in u.alts:
             if col == "main":
                 wanted.add(tok)
+            elif col == "phrase" and u.kind == "concept":  # a concept's several-token terms (shipping fee)
+                wanted.update(tok.split())
     spans: list[tuple[int, int]] = []
     for t in tokens(norm):
         if t.text in wanted:

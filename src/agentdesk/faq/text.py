@@ -51,7 +51,7 @@ ZH_STOP: frozenset[str] = frozenset(
     _split(
         "怎么 什么 可以 能不 不能 能否 是否 如何 为什么 哪里 一下 我的 我们 你们 他们 这个 那个 一个 这样 还是 还能 能够 是不 不是 有没 没有 请问 现在 已经 "
         "应该 需要 的话 时候 然后 但是 所以 因为 要怎 么办 怎样 多少 多久 吗 呢 啊 吧 呀 了 的 是 我 你 么 在 有 和 都 也 就 又 还 会 能 要 想 给我 "
-        "我想 想要 我是 你好 您好 一直 这种 那种 这边 那边 请 帮 帮我 "
+        "我想 想要 我是 你好 您好 一直 这种 那种 这边 那边 请 帮 帮我 咋办 咋整 怎么整 怎么搞 咋回事 怎么回事 "
     )
 )
 #: particles and pronouns: a bigram containing one is almost always a cross-word fragment (`了一`, `单怎`)
