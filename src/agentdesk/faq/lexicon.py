@@ -25,7 +25,6 @@ terms match whole stemmed words (`returned` matches `return`); a term mixing the
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -66,47 +65,74 @@ class Lexicon:
     max_zh: int = 2
     max_en: int = 1
 
+    _tables: tuple[_Table, _Table] | None = None
+
     def find(self, text: str) -> list[Match]:
         """Concept terms in normalised `text`: longest first, then left to right, never overlapping."""
-        return self._scan(text, self.zh, self.en, self.mixed)
+        return self._table(0).scan(text)
 
     def instances(self, text: str) -> list[Match]:
         """Instance words in normalised `text`."""
-        return self._scan(text, self.inst_zh, self.inst_en, self.inst_mixed)
+        return self._table(1).scan(text)
 
-    def _scan(
-        self,
-        text: str,
-        zh: Mapping[str, str] | set[str],
-        en: Mapping[tuple[str, ...], str] | set[tuple[str, ...]],
-        mixed: Mapping[str, str] | set[str],
-    ) -> list[Match]:
-        def key(k: object, table: object) -> str:
-            return str(table[k]) if isinstance(table, Mapping) else ""
+    def _table(self, i: int) -> _Table:
+        if self._tables is None:
+            self._tables = (
+                _Table(self.zh, self.en, self.mixed),
+                _Table(
+                    dict.fromkeys(self.inst_zh, ""),
+                    dict.fromkeys(self.inst_en, ""),
+                    dict.fromkeys(self.inst_mixed, ""),
+                ),
+            )
+        return self._tables[i]
 
+
+class _Table:
+    """Terms -> keys, indexed by their first two characters / first word so a scan costs about one lookup per
+    position of the text."""
+
+    def __init__(self, zh: dict[str, str], en: dict[tuple[str, ...], str], mixed: dict[str, str]) -> None:
+        self.zh, self.en, self.mixed = zh, en, mixed
+        self.zh_pre: dict[str, int] = {}
+        for t in zh:
+            self.zh_pre[t[:2]] = max(self.zh_pre.get(t[:2], 0), len(t))
+        self.en_pre: dict[str, int] = {}
+        for stems in en:
+            self.en_pre[stems[0]] = max(self.en_pre.get(stems[0], 0), len(stems))
+
+    def scan(self, text: str) -> list[Match]:
         cands: list[Match] = []
-        for run in _CJK_RUN_RE.finditer(text):
-            s, base = run.group(), run.start()
-            for i in range(len(s) - 1):
-                for n in range(min(self.max_zh, len(s) - i), 1, -1):
-                    if s[i : i + n] in zh:
-                        cands.append(Match(base + i, base + i + n, key(s[i : i + n], zh), s[i : i + n]))
-                        break
-        if not text.isascii() or en:
-            words = [(m.start(), m.end(), stem(m.group())) for m in _WORD_RE.finditer(text)]
-            for j in range(len(words)):
-                for n in range(min(self.max_en, len(words) - j), 0, -1):
-                    stems = tuple(w for _, _, w in words[j : j + n])
-                    if stems in en:
-                        a, b = words[j][0], words[j + n - 1][1]
-                        cands.append(Match(a, b, key(stems, en), text[a:b]))
-                        break
-        if mixed and not text.isascii():
-            for term in mixed:
+        zh, zh_pre = self.zh, self.zh_pre
+        if not text.isascii():
+            for run in _CJK_RUN_RE.finditer(text):
+                s, base = run.group(), run.start()
+                for i in range(len(s) - 1):
+                    longest = zh_pre.get(s[i : i + 2])
+                    if longest is None:
+                        continue
+                    for n in range(min(longest, len(s) - i), 1, -1):
+                        key = zh.get(s[i : i + n])
+                        if key is not None:
+                            cands.append(Match(base + i, base + i + n, key, s[i : i + n]))
+                            break
+            for term, key in self.mixed.items():
                 at = text.find(term)
                 while at >= 0:
-                    cands.append(Match(at, at + len(term), key(term, mixed), term))
+                    cands.append(Match(at, at + len(term), key, term))
                     at = text.find(term, at + 1)
+        words = [(m.start(), m.end(), stem(m.group())) for m in _WORD_RE.finditer(text)]
+        en, en_pre = self.en, self.en_pre
+        for j, (_, _, first) in enumerate(words):
+            longest = en_pre.get(first)
+            if longest is None:
+                continue
+            for n in range(min(longest, len(words) - j), 0, -1):
+                key = en.get(tuple(w for _, _, w in words[j : j + n]))
+                if key is not None:
+                    a, b = words[j][0], words[j + n - 1][1]
+                    cands.append(Match(a, b, key, text[a:b]))
+                    break
         if len(cands) < 2:
             return cands
         cands.sort(key=lambda m: (m.start - m.end, m.start))

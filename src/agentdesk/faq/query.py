@@ -67,6 +67,8 @@ POS_OTHER = 0.15
 UNKNOWN_EN = 1.0
 UNKNOWN_ZH = 0.35
 
+#: a concept's document frequency is counted exactly up to this many postings (`concept_df`)
+CONCEPT_DF_POSTINGS = 5_000
 #: discount of a concept's other terms (the customer's own term counts fully)
 CONCEPT_FACTOR = 0.9
 #: share of its weight a unit keeps inside an instance word (a product, brand, colour: not the topic)
@@ -420,17 +422,35 @@ def _weigh(store: FaqStore, an: Analysis, zh_words: list[Unit]) -> None:
 
 
 def concept_df(store: FaqStore, cid: str) -> int:
-    """Entries with any term of the concept (cached on the store until the next write)."""
+    """How many entries have a term of the concept (cached on the store until the next write).
+
+    Exact (an FTS5 count of the union of its terms, phrases as phrases) when that is cheap: the terms' posting
+    lists total at most `CONCEPT_DF_POSTINGS`. A concept of very common terms (a few percent of a big cache)
+    gets an estimate instead, the largest upper bound of its terms (a phrase counts its rarest token): its IDF is
+    low either way, and an exact count there costs several milliseconds per concept."""
     cache = store.cache.setdefault("concept_df", {})
     assert isinstance(cache, dict)
     got = cache.get(cid)
     if got is None:
-        terms = [index_string(t, normalized=True) if not t.isascii() else t for t in lexicon().concepts[cid]]
-        expr = " OR ".join(f'"{t}"' for t in terms if t)
-        row = store.conn.execute(
-            "SELECT count(*) FROM faq_fts WHERE faq_fts MATCH ?", ("{s_q s_a s_t} : (" + expr + ")",)
-        ).fetchone()
-        got = cache[cid] = int(row[0])
+        terms = [
+            (index_string(t, normalized=True) if not t.isascii() else t).split() for t in lexicon().concepts[cid]
+        ]
+        terms = [toks for toks in terms if toks]
+        dfs = store.doc_freq({tok for toks in terms for tok in toks})
+        bounds = [min(dfs[tok] for tok in toks) for toks in terms]
+        if sum(bounds) <= CONCEPT_DF_POSTINGS:
+            expr = " OR ".join(f'"{" ".join(toks)}"' for toks, bound in zip(terms, bounds, strict=True) if bound)
+            row = (
+                store.conn.execute(
+                    "SELECT count(*) FROM faq_fts WHERE faq_fts MATCH ?", ("{s_q s_a s_t} : (" + expr + ")",)
+                ).fetchone()
+                if expr
+                else (0,)
+            )
+            got = int(row[0])
+        else:
+            got = max(bounds)
+        cache[cid] = got
     return int(got)
 
 

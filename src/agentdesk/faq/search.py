@@ -174,6 +174,7 @@ def _coverage(
 ) -> float:
     norms = {f: 1.0 - B + B * (sum(cnt.values()) / avg[f]) for f, cnt in fields.items()}
     py_norm = 1.0 - B + B * (sum(py.values()) / avg["py"])
+    present = fields["q"].keys() | fields["a"].keys() | fields["t"].keys()
     got = 0.0
     for weight, alts in units:
         best = 0.0
@@ -186,9 +187,13 @@ def _coverage(
                 tf = FIELD_W["q"] * py.get(tok, 0) / py_norm
             elif col == "phrase":
                 parts = tok.split()
+                if not all(b in present for b in parts):  # most of a concept's terms are not in the entry
+                    continue
                 tf = sum(
                     FIELD_W[f] * min(cnt.get(b, 0) for b in parts) / norms[f] for f, cnt in fields.items()
                 )
+            elif tok not in present:
+                continue
             else:
                 tf = sum(FIELD_W[f] * cnt.get(tok, 0) / norms[f] for f, cnt in fields.items())
             if tf > 0:
