@@ -433,13 +433,16 @@ def concept_df(store: FaqStore, cid: str) -> int:
     got = cache.get(cid)
     if got is None:
         terms = [
-            (index_string(t, normalized=True) if not t.isascii() else t).split() for t in lexicon().concepts[cid]
+            (index_string(t, normalized=True) if not t.isascii() else t).split()
+            for t in lexicon().concepts[cid]
         ]
         terms = [toks for toks in terms if toks]
         dfs = store.doc_freq({tok for toks in terms for tok in toks})
         bounds = [min(dfs[tok] for tok in toks) for toks in terms]
         if sum(bounds) <= CONCEPT_DF_POSTINGS:
-            expr = " OR ".join(f'"{" ".join(toks)}"' for toks, bound in zip(terms, bounds, strict=True) if bound)
+            expr = " OR ".join(
+                f'"{" ".join(toks)}"' for toks, bound in zip(terms, bounds, strict=True) if bound
+            )
             row = (
                 store.conn.execute(
                     "SELECT count(*) FROM faq_fts WHERE faq_fts MATCH ?", ("{s_q s_a s_t} : (" + expr + ")",)
