@@ -71,6 +71,11 @@ class Lexicon:
         """Concept terms in normalised `text`: longest first, then left to right, never overlapping."""
         return self._table(0).scan(text)
 
+    def concepts_in(self, text: str) -> set[str]:
+        """Every concept with a term in normalised `text`, including terms inside longer terms (申请退货 has
+        the concept of 退货 too)."""
+        return {m.key for m in self._table(0).scan(text, nested=True)}
+
     def instances(self, text: str) -> list[Match]:
         """Instance words in normalised `text`."""
         return self._table(1).scan(text)
@@ -101,7 +106,7 @@ class _Table:
         for stems in en:
             self.en_pre[stems[0]] = max(self.en_pre.get(stems[0], 0), len(stems))
 
-    def scan(self, text: str) -> list[Match]:
+    def scan(self, text: str, *, nested: bool = False) -> list[Match]:
         cands: list[Match] = []
         zh, zh_pre = self.zh, self.zh_pre
         if not text.isascii():
@@ -115,7 +120,8 @@ class _Table:
                         key = zh.get(s[i : i + n])
                         if key is not None:
                             cands.append(Match(base + i, base + i + n, key, s[i : i + n]))
-                            break
+                            if not nested:
+                                break
             for term, key in self.mixed.items():
                 at = text.find(term)
                 while at >= 0:
@@ -132,8 +138,9 @@ class _Table:
                 if key is not None:
                     a, b = words[j][0], words[j + n - 1][1]
                     cands.append(Match(a, b, key, text[a:b]))
-                    break
-        if len(cands) < 2:
+                    if not nested:
+                        break
+        if nested or len(cands) < 2:
             return cands
         cands.sort(key=lambda m: (m.start - m.end, m.start))
         taken: list[Match] = []

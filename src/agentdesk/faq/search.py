@@ -56,7 +56,7 @@ FIELD_W = {"q": 1.0, "t": 0.9, "a": 0.55}
 FIELD_CONF = {"q": 1.0, "t": 1.0, "a": 0.8}
 K1 = 1.2
 B = 0.5
-QSIDE_W = 0.2
+QSIDE_W = 0.5
 #: weight of the entry-question concepts the query has (`_concept_side`)
 QCON_W = 0.4
 CLAUSE_MIX = 0.5
@@ -124,7 +124,7 @@ def rank(store: FaqStore, an: Analysis) -> list[Candidate]:
     ).fetchall()
     avg = _avg_lengths(store)
     q_main = {t for u in an.units for t, col, _ in u.alts if col == "main"}
-    q_concepts = {u.concept for u in an.units if u.kind == "concept"}
+    q_concepts = {u.concept for u in an.units if u.kind == "concept"} | lexicon().concepts_in(an.cleaned)
     zh_w = sum(
         u.weight
         for u in an.units
@@ -225,7 +225,7 @@ def _concept_side(store: FaqStore, row: sqlite3.Row, q_concepts: set[str]) -> fl
     if got is None:
         lex = lexicon()
         got = frozenset(
-            m.key for text in (row["question_zh"], row["question_en"]) for m in lex.find(normalize(text))
+            k for text in (row["question_zh"], row["question_en"]) for k in lex.concepts_in(normalize(text))
         )
         if len(_CONCEPTS_CACHE) > 20_000:
             _CONCEPTS_CACHE.clear()
