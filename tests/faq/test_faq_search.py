@@ -7,8 +7,9 @@ from pathlib import Path
 from agentdesk.faq import detect_lang
 from agentdesk.faq.lexicon import lexicon
 from agentdesk.faq.model import FaqEntry
-from agentdesk.faq.store import SCHEMA_VERSION, FaqStore
+from agentdesk.faq.store import MIGRATIONS, SCHEMA_VERSION, FaqStore
 from agentdesk.faq.text import normalize, stem
+from agentdesk.sqlite_db import open_db
 
 
 def top(store: FaqStore, query: str, **kw: object) -> list[str]:
@@ -131,3 +132,32 @@ def test_corrupt_cache_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
 
 def _fields(e: FaqEntry) -> dict[str, object]:
     return {f: getattr(e, f) for f in FaqEntry.__dataclass_fields__}
+
+
+def test_a_v1_cache_is_reindexed_with_the_current_tokenizer(tmp_path: Path) -> None:
+    """v1 caches were tokenised with a stemmer that made `code` into `cod` (cash on delivery); opening one
+    migrates it to v2, which rebuilds the token columns, the FTS index and the word stems, keeping the data."""
+    path = tmp_path / "old.sqlite"
+    opened = open_db(path, MIGRATIONS[:1])
+    old = FaqStore(opened.conn, opened.path)
+    entries = [
+        FaqEntry("c-1", "account", "收不到验证码", "I can't get verification codes", "检查短信拦截。",
+                 "Check your SMS filter."),
+        FaqEntry("c-2", "payment", "支持货到付款吗", "Do you offer COD?", "支持，手续费5元。",
+                 "Yes, COD costs a 5 yuan fee."),
+    ]  # fmt: skip
+    old.upsert(entries)
+    # what the v1 tokenizer stored
+    old.conn.execute("UPDATE faq SET s_q = replace(s_q, 'code', 'cod') WHERE id = 'c-1'")
+    old.conn.execute("INSERT INTO faq_fts(faq_fts) VALUES ('rebuild')")
+    old.conn.commit()
+    assert old.conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    old.close()
+
+    store = FaqStore.open(path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert [store.get(e.id) for e in entries] == entries
+    assert "code" in store.conn.execute("SELECT s_q FROM faq WHERE id = 'c-1'").fetchone()[0].split()
+    assert [h.id for h in store.search("COD fee", limit=2).hits][:1] == ["c-2"]
+    assert [h.id for h in store.search("verification codes", limit=2).hits][:1] == ["c-1"]
+    store.close()

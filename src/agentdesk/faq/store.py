@@ -83,7 +83,38 @@ _TRIGGER_AI = """CREATE TRIGGER faq_ai AFTER INSERT ON faq BEGIN
         VALUES (new.rowid, new.s_q, new.s_a, new.s_t, new.s_py, new.s_c);
 END"""
 _SCHEMA_V1 = _SCHEMA_V1.replace("{trigger_ai}", _TRIGGER_AI)
-MIGRATIONS: Sequence[Migration] = (_SCHEMA_V1,)
+#: the update trigger as in schema v1 (dropped and recreated by `_reindex`)
+_TRIGGER_AU = """CREATE TRIGGER faq_au AFTER UPDATE OF s_q, s_a, s_t, s_py, s_c ON faq BEGIN
+    INSERT INTO faq_fts(faq_fts, rowid, s_q, s_a, s_t, s_py, s_c)
+        VALUES ('delete', old.rowid, old.s_q, old.s_a, old.s_t, old.s_py, old.s_c);
+    INSERT INTO faq_fts(rowid, s_q, s_a, s_t, s_py, s_c)
+        VALUES (new.rowid, new.s_q, new.s_a, new.s_t, new.s_py, new.s_c);
+END"""
+
+
+def _reindex(conn: sqlite3.Connection) -> None:
+    """Rebuild the token columns, the FTS index and the word stems with this version's tokenizer (v2: the
+    stemmer keeps `code` apart from `cod`, cash on delivery). Runs inside the migration's transaction."""
+    from agentdesk.faq.text import stem
+
+    cur = conn.execute("SELECT * FROM faq")
+    names = [d[0] for d in cur.description]
+    updates = []
+    for values in cur.fetchall():
+        row = dict(zip(names, values, strict=True))
+        updates.append({"rowid": row["rowid"], **_index_row(row_to_entry(row))})
+    conn.execute("DROP TRIGGER IF EXISTS faq_au")
+    conn.executemany(
+        "UPDATE faq SET s_q = :s_q, s_a = :s_a, s_t = :s_t, s_py = :s_py, s_c = :s_c WHERE rowid = :rowid",
+        updates,
+    )
+    conn.execute("INSERT INTO faq_fts(faq_fts) VALUES ('rebuild')")
+    conn.execute(_TRIGGER_AU)
+    words = [r[0] for r in conn.execute("SELECT word FROM words")]
+    conn.executemany("UPDATE words SET stem = ? WHERE word = ?", [(stem(w), w) for w in words])
+
+
+MIGRATIONS: Sequence[Migration] = (_SCHEMA_V1, _reindex)
 #: an import of at least this many rows into an empty cache builds the FTS index in one pass
 BULK_ROWS = 2000
 _COLUMNS = [

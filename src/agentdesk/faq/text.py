@@ -236,7 +236,7 @@ def stem(word: str) -> str:
             if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
                 w = w[:-1]
             break
-    if w.endswith("e") and len(w) > 3:
+    if w.endswith("e") and len(w) > 4:  # code stays code (not cod, which is cash on delivery)
         w = w[:-1]
     if w.endswith("y") and len(w) > 3:
         w = w[:-1] + "i"
