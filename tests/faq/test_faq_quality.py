@@ -38,16 +38,16 @@ def figures(faq_store: FaqStore) -> dict[str, float]:
 
 def test_dev_quality_meets_the_issue_targets(figures: dict[str, float]) -> None:
     """The issue's targets: hit@1 >= 0.85, hit@3 >= 0.95, at least 6 of the 8 no-answer queries answered
-    with no match (reached: 0.857 / 0.955 / 7 of 8; the naive baseline is hit@1 0.73 / hit@3 0.85)."""
+    with no match (reached: 0.902 / 0.982 / 7 of 8; the naive baseline is hit@1 0.73 / hit@3 0.85)."""
     assert figures["hit@1"] >= 0.85, figures
     assert figures["hit@3"] >= 0.95, figures
     assert figures["no_answer"] >= 6, figures
 
 
 def test_blind_quality_floor(faq_store: FaqStore) -> None:
-    """The blind set: 0.815 / 0.896 / 12 of 15 (naive baseline 0.69 / 0.81; the ranking before the lexicon
+    """The blind set: 0.837 / 0.926 / 12 of 15 (naive baseline 0.69 / 0.81; the ranking before the lexicon
     0.785 / 0.881 / 6 of 15). A change that helps dev but hurts here is tuned to the dev strings."""
     got = measure(faq_store, "queries_blind.jsonl")
-    assert got["hit@1"] >= 0.80, got
-    assert got["hit@3"] >= 0.89, got
+    assert got["hit@1"] >= 0.83, got
+    assert got["hit@3"] >= 0.92, got
     assert got["no_answer"] >= 11, got

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from agentdesk.faq.lexicon import lexicon
 from agentdesk.faq.model import FaqHit, Lang, SearchResult, Snippet
-from agentdesk.faq.query import Alt, Analysis, Unit, analyse, concept_df, idf
+from agentdesk.faq.query import Analysis, Unit, analyse, concept_df, idf
 from agentdesk.faq.store import FaqStore, row_to_entry
 from agentdesk.faq.text import (
     CJK_RE,
@@ -67,6 +67,9 @@ CONF_TOP = 3
 POSTINGS_BUDGET = 1_500
 #: and at most this many terms (rarest first)
 MAX_TERMS = 16
+#: in a cache of at least `BIG_CACHE` entries, at most this many tokens per unit fetch candidates
+BIG_CACHE = 5_000
+BIG_CACHE_ALTS = 3
 MAX_DF_SHARE = 0.08
 SNIPPET_CHARS = 120
 
@@ -134,12 +137,7 @@ def rank(store: FaqStore, an: Analysis) -> list[Candidate]:
     query_zh = zh_w > 0
     any_char = any(col == "char" for u in an.units for _, col, _ in u.alts)
     # only alternatives the index has can match anything (characters may still be in an answer)
-    live = [
-        (u.weight, [a for a in u.alts if a[1] == "char" or an.dfs.get(a[0], 0) > 0])
-        for u in an.units
-        if u.weight > 0
-    ]
-    live = [(w, alts) for w, alts in live if alts]
+    qidx = QueryIndex.build(an)
     out = []
     for row in rows:
         c = Candidate(row)
@@ -147,7 +145,7 @@ def rank(store: FaqStore, an: Analysis) -> list[Candidate]:
         py = Counter(row["s_py"].split())
         qt_chars = set(row["s_c"].split())
         a_chars = _chars(fields["a"]) if (uni or any_char) and not uni <= qt_chars else set()
-        c.cov = _coverage(live, fields, py, qt_chars, a_chars, avg) / total_w
+        c.cov = _coverage(qidx, fields, py, qt_chars, a_chars, avg) / total_w
         if uni:
             c.uni = sum(1.0 if ch in qt_chars else 0.5 if ch in a_chars else 0.0 for ch in uni) / len(uni)
         c.qside = _question_side(row["s_q"].split(), q_main, query_zh)
@@ -164,42 +162,71 @@ def rank(store: FaqStore, an: Analysis) -> list[Candidate]:
     return out
 
 
+@dataclass(slots=True)
+class QueryIndex:
+    """The query's live alternatives, indexed so that scoring a candidate costs about one lookup per token
+    the candidate and the query share (a long message with many concepts has hundreds of alternatives)."""
+
+    weights: list[float]
+    #: first token -> (unit number, rest of a phrase's tokens, discount), for index-token alternatives
+    by_token: dict[str, list[tuple[int, tuple[str, ...], float]]] = field(default_factory=dict)
+    #: pinyin token -> (unit number, discount)
+    by_py: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    #: (unit number, character, discount)
+    chars: list[tuple[int, str, float]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, an: Analysis) -> QueryIndex:
+        units = [u for u in an.units if u.weight > 0]
+        idx = cls([u.weight for u in units])
+        for i, u in enumerate(units):
+            for tok, col, factor in u.alts:
+                if col == "char":
+                    idx.chars.append((i, tok, factor))
+                elif an.dfs.get(tok, 0) <= 0:
+                    continue
+                elif col == "py":
+                    idx.by_py.setdefault(tok, []).append((i, factor))
+                else:
+                    parts = tok.split() if col == "phrase" else [tok]
+                    idx.by_token.setdefault(parts[0], []).append((i, tuple(parts[1:]), factor))
+        return idx
+
+
 def _coverage(
-    units: list[tuple[float, list[Alt]]],
+    q: QueryIndex,
     fields: dict[str, Counter[str]],
     py: Counter[str],
     qt_chars: set[str],
     a_chars: set[str],
     avg: dict[str, float],
 ) -> float:
-    norms = {f: 1.0 - B + B * (sum(cnt.values()) / avg[f]) for f, cnt in fields.items()}
-    py_norm = 1.0 - B + B * (sum(py.values()) / avg["py"])
+    norms = [(FIELD_W[f] / (1.0 - B + B * (sum(cnt.values()) / avg[f])), cnt) for f, cnt in fields.items()]
+    best = [0.0] * len(q.weights)
+    by_token = q.by_token
     present = fields["q"].keys() | fields["a"].keys() | fields["t"].keys()
-    got = 0.0
-    for weight, alts in units:
-        best = 0.0
-        for tok, col, factor in alts:
-            if col == "char":
-                hit = FIELD_W["q"] if tok in qt_chars else FIELD_W["a"] if tok in a_chars else 0.0
-                best = max(best, factor * hit)
+    for first in present & by_token.keys():
+        for i, rest, factor in by_token[first]:
+            if rest and not all(b in present for b in rest):
                 continue
-            if col == "py":
-                tf = FIELD_W["q"] * py.get(tok, 0) / py_norm
-            elif col == "phrase":
-                parts = tok.split()
-                if not all(b in present for b in parts):  # most of a concept's terms are not in the entry
-                    continue
-                tf = sum(
-                    FIELD_W[f] * min(cnt.get(b, 0) for b in parts) / norms[f] for f, cnt in fields.items()
-                )
-            elif tok not in present:
-                continue
+            if rest:
+                tf = sum(w * min(cnt.get(first, 0), *(cnt.get(b, 0) for b in rest)) for w, cnt in norms)
             else:
-                tf = sum(FIELD_W[f] * cnt.get(tok, 0) / norms[f] for f, cnt in fields.items())
+                tf = sum(w * cnt.get(first, 0) for w, cnt in norms)
             if tf > 0:
-                best = max(best, factor * tf / (tf + K1))
-        got += weight * best
-    return got
+                got = factor * tf / (tf + K1)
+                if got > best[i]:
+                    best[i] = got
+    if q.by_py:
+        py_w = FIELD_W["q"] / (1.0 - B + B * (sum(py.values()) / avg["py"]))
+        for tok in py.keys() & q.by_py.keys():
+            tf = py_w * py[tok]
+            for i, factor in q.by_py[tok]:
+                best[i] = max(best[i], factor * tf / (tf + K1))
+    for i, ch, factor in q.chars:
+        hit = FIELD_W["q"] if ch in qt_chars else FIELD_W["a"] if ch in a_chars else 0.0
+        best[i] = max(best[i], factor * hit)
+    return sum(w * b for w, b in zip(q.weights, best, strict=True))
 
 
 def _question_side(toks: list[str], q_main: set[str], query_zh: bool) -> float:
@@ -313,6 +340,10 @@ def _fts_query(an: Analysis, n: int) -> str:
         main_known = dfs.get(u.alts[0][0], 0) > 0
         alts = []
         for tok, col, _ in u.alts:
+            if col == "phrase":
+                # a concept's term of several tokens fetches by its rarest token: one posting list without
+                # positions (a phrase query costs several), and the ranking checks the whole term anyway
+                col, tok = "main", min(tok.split(), key=lambda b: dfs.get(b, 0))
             # a pinyin alternative only fetches candidates for a token the index does not have (a typo)
             if dfs.get(tok, 0) > 0 and not (col == "py" and main_known and u.kind != "py"):
                 by_col[col].add((dfs[tok], tok))
@@ -323,21 +354,24 @@ def _fts_query(an: Analysis, n: int) -> str:
     limit = max(50, int(n * MAX_DF_SHARE))
     keep: dict[str, list[str]] = {col: [] for col in by_col}
     taken: set[tuple[str, str]] = set()
+    # every token is one more posting list for FTS5 to walk: on a big cache a concept fetches candidates by its
+    # rarest few terms (the ranking still looks for all of them); a small cache affords them all
+    per_unit = BIG_CACHE_ALTS if n >= BIG_CACHE else 1_000
     budget = POSTINGS_BUDGET
     terms = 0
     # unit by unit, rarest first: the alternatives of one unit (a concept's terms) count as one term
     for _, alts in sorted(groups, key=lambda g: g[0]):
         if terms >= MAX_TERMS:
             break
-        used = False
+        used = 0
         for d, col, t in alts:
-            if (col, t) in taken or d > limit or d > budget:
+            if (col, t) in taken or d > limit or d > budget or used >= per_unit:
                 continue
             keep[col].append(t)
             taken.add((col, t))
             budget -= d
-            used = True
-        terms += used
+            used += 1
+        terms += used > 0
     main_cols = "{s_q s_a s_t}"
     if not keep["main"] and not keep["phrase"]:
         # only very common words (a bare keyword such as 退款 in a big cache): look in questions and tags only
