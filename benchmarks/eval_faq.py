@@ -1,6 +1,7 @@
 """Evaluate FAQ search on a query set (default: tests/data/queries_dev.jsonl against tests/data/faq.jsonl).
 
     .venv/bin/python benchmarks/eval_faq.py [--faq FILE] [--queries FILE] [--json] [--misses] [--split]
+                                            [--pad N]
 
 Prints hit@1/3/5 on answerable queries, no-answer accuracy, per-style and per-language breakdowns, the score
 margins around the no-answer threshold, and the naive baseline (character-bigram BM25 over question + answer
@@ -9,6 +10,10 @@ margins around the no-answer threshold, and the naive baseline (character-bigram
 `--split` adds a 2-fold check of the one tuned setting, the no-answer threshold: the queries are split by the
 parity of their number; on each half the threshold is chosen from a grid by the rule of docs/faq.md
 (maximise useful rejections - 2 * correct answers hidden), and measured on the other half.
+
+`--pad N` adds N synthetic entries (benchmarks/bench_faq.py's generator: the FAQ's own words, shuffled) to the
+cache: the same questions must still find their entry among N look-alikes (search quality at scale). The
+naive baseline then runs on the padded cache too.
 """
 
 from __future__ import annotations
@@ -184,11 +189,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--threshold", type=float, default=None, help="override the no-answer threshold (0 = off)"
     )
+    ap.add_argument("--pad", type=int, default=0, help="add N synthetic look-alike entries to the cache")
     args = ap.parse_args(argv)
     if args.threshold is not None:
         search_mod.NO_ANSWER_THRESHOLD = args.threshold
 
     entries = load_jsonl(args.faq)
+    if args.pad:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from bench_faq import generate
+
+        entries = [*entries, *generate(args.pad)]
     queries = [
         json.loads(line) for line in args.queries.read_text(encoding="utf-8").split("\n") if line.strip()
     ]

@@ -66,7 +66,15 @@ def open_db(
             "upgrade agentdesk or move the file away"
         )
     for index in range(version, len(migrations)):
-        _migrate(conn, index, migrations[index])
+        try:
+            _migrate(conn, index, migrations[index])
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise DatabaseError(
+                    f"{p}: another process is writing or upgrading this file; try again ({exc})"
+                ) from exc
+            raise
     return OpenedDb(conn=conn, path=p, moved_aside=moved, from_version=version)
 
 
@@ -123,6 +131,10 @@ def move_aside(path: Path) -> Path:
 def _migrate(conn: sqlite3.Connection, index: int, migration: Migration) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if int(conn.execute("PRAGMA user_version").fetchone()[0]) > index:
+            # another process ran this migration while we waited for the write lock
+            conn.execute("COMMIT")
+            return
         if isinstance(migration, str):
             for statement in _statements(migration):
                 conn.execute(statement)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from agentdesk.sqlite_db import DatabaseError, open_db
+from agentdesk.sqlite_db import DatabaseError, _migrate, open_db
 
 V1 = "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);"
 V2 = "ALTER TABLE t ADD COLUMN w TEXT; CREATE INDEX t_w ON t(w);"
@@ -90,3 +90,39 @@ def test_locked_file_is_never_moved_aside(tmp_path: Path) -> None:
         holder.close()
     assert not list(tmp_path.glob("a.sqlite.corrupt-*"))
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_a_write_lock_held_during_a_migration_is_a_clear_error(tmp_path: Path) -> None:
+    """Another process writing (WAL: reading still works) while this one must migrate: a DatabaseError that
+    says so, not a raw OperationalError; the file keeps its version."""
+    path = tmp_path / "a.sqlite"
+    open_db(path, [V1]).conn.close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(DatabaseError, match="another process is writing or upgrading"):
+            open_db(path, [V1, V2], busy_timeout_ms=50)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_a_migration_another_process_finished_meanwhile_is_not_run_again(tmp_path: Path) -> None:
+    """Two processes open a version-1 file; the second waits for the write lock while the first migrates.
+    Once it has the lock it sees version 2 and skips the migration (a re-index is not done twice)."""
+    path = tmp_path / "a.sqlite"
+    open_db(path, [V1]).conn.close()
+    runs: list[int] = []
+
+    def v2(conn: sqlite3.Connection) -> None:
+        runs.append(1)
+        conn.execute("ALTER TABLE t ADD COLUMN w TEXT")
+
+    waiting = sqlite3.connect(path, isolation_level=None)  # read version 1 before the other one migrated
+    assert waiting.execute("PRAGMA user_version").fetchone()[0] == 1
+    open_db(path, [V1, v2]).conn.close()
+    _migrate(waiting, 1, v2)
+    assert runs == [1]
+    assert waiting.execute("PRAGMA user_version").fetchone()[0] == 2
+    waiting.close()

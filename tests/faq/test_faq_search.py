@@ -149,6 +149,7 @@ def test_a_v1_cache_is_reindexed_with_the_current_tokenizer(tmp_path: Path) -> N
     old.upsert(entries)
     # what the v1 tokenizer stored
     old.conn.execute("UPDATE faq SET s_q = replace(s_q, 'code', 'cod') WHERE id = 'c-1'")
+    old.conn.execute("UPDATE words SET stem = 'cod' WHERE word = 'codes'")
     old.conn.execute("INSERT INTO faq_fts(faq_fts) VALUES ('rebuild')")
     old.conn.commit()
     assert old.conn.execute("PRAGMA user_version").fetchone()[0] == 1
@@ -160,4 +161,52 @@ def test_a_v1_cache_is_reindexed_with_the_current_tokenizer(tmp_path: Path) -> N
     assert "code" in store.conn.execute("SELECT s_q FROM faq WHERE id = 'c-1'").fetchone()[0].split()
     assert [h.id for h in store.search("COD fee", limit=2).hits][:1] == ["c-2"]
     assert [h.id for h in store.search("verification codes", limit=2).hits][:1] == ["c-1"]
+    assert store.conn.execute("SELECT stem FROM words WHERE word = 'codes'").fetchone()[0] == "code"
+    store.conn.execute("INSERT INTO faq_fts(faq_fts, rank) VALUES ('integrity-check', 1)")  # raises if not
+    # the update trigger was recreated: a changed entry is found by its new words
+    store.upsert([FaqEntry(**{**_fields(entries[0]), "question_en": "My login codes never arrive"})])
+    assert [h.id for h in store.search("login codes never arrive", limit=1).hits] == ["c-1"]
+    store.conn.execute("INSERT INTO faq_fts(faq_fts, rank) VALUES ('integrity-check', 1)")
     store.close()
+
+
+def test_the_stemmer_keeps_word_families_together_and_code_apart_from_cod() -> None:
+    assert stem("code") == stem("codes") == stem("coded") == stem("coding") == "code"
+    assert stem("cod") == "cod"
+    assert stem("make") == stem("making") and stem("size") == stem("sizing") and stem("date") == stem("dated")
+    assert stem("shipping") == stem("shipped") == stem("ship") and stem("hopping") == "hop"
+
+
+def test_a_message_of_question_words_only_gets_no_answer(faq_store: FaqStore) -> None:
+    """多久 / how much / where is it are lexicon concepts (they help rank "how long" against "how to"), but
+    alone they ask nothing the FAQ could answer."""
+    for q in ("多久", "怎么回事", "为啥", "how much", "where is it"):
+        assert faq_store.search(q).hits == (), q
+    assert faq_store.search("退款多久到账").hits  # with a topic they count
+
+
+def test_greetings_are_removed_only_where_they_stand_alone() -> None:
+    from agentdesk.faq.text import clean_query
+
+    assert "亲自" in clean_query("亲自去取可以吗")
+    assert "在吗" in clean_query("券还在吗")
+    assert clean_query("亲，在吗？退款多久").strip(" ,?") == "退款多久"
+
+
+def test_snippets_do_not_highlight_stop_words(faq_store: FaqStore) -> None:
+    from agentdesk.faq.text import EN_STOP
+
+    for hit in faq_store.search("cancel order", lang="en").hits:
+        marked = {hit.snippet.text[a:b].lower() for a, b in hit.snippet.matches}
+        assert not marked & EN_STOP, marked
+
+
+def test_a_very_long_message_is_searched_by_its_beginning(faq_store: FaqStore) -> None:
+    """A pasted document is searched by its first MAX_QUERY_CHARS characters (the analysis and the lexicon
+    scan grow with the text)."""
+    from agentdesk.faq.search import MAX_QUERY_CHARS
+
+    msg = "运费多少钱" + "保修期多久" * 5000
+    got = faq_store.search(msg)
+    assert got.hits
+    assert [h.id for h in got.hits] == [h.id for h in faq_store.search(msg[:MAX_QUERY_CHARS]).hits]

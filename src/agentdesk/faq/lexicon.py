@@ -8,8 +8,9 @@
   `airpods`, `银色`. It says little about *what* is asked, so it weighs little in ranking and in the
   no-answer decision, where an unknown word would otherwise weigh as much as the question itself.
 
-The file is general to online-shop support (written from the FAQ's vocabulary and common customer wording,
-never from test queries). Format::
+The file was written from the FAQ's vocabulary and common customer wording, never from test queries. Most of
+it is general to online-shop support; a few concepts name this store's own services (北风钱包, Northwind Plus),
+which another shop replaces. Format::
 
     # comment
     [concepts]
@@ -143,9 +144,11 @@ class _Table:
         if nested or len(cands) < 2:
             return cands
         cands.sort(key=lambda m: (m.start - m.end, m.start))
+        used = bytearray(len(text))
         taken: list[Match] = []
         for m in cands:
-            if all(m.end <= t.start or m.start >= t.end for t in taken):
+            if not any(used[m.start : m.end]):
+                used[m.start : m.end] = b"\x01" * (m.end - m.start)
                 taken.append(m)
         taken.sort(key=lambda m: m.start)
         return taken

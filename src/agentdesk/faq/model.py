@@ -58,5 +58,5 @@ class SearchResult:
     query: str
     hits: tuple[FaqHit, ...]
     suggestion: str | None = None
-    #: the best candidate's score even when it was rejected by the no-answer decision
+    #: the query's confidence (the best of the first 3 candidates), even when the no-answer decision rejected it
     best_score: float = 0.0

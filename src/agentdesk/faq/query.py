@@ -56,8 +56,9 @@ SPELL_FACTOR = 0.8
 SYN_FACTOR = 0.5
 #: one-character units weigh less than words and bigrams
 CHAR_W = 0.5
-#: weight of a bigram that straddles two words (jieba). Such fragments look like noise, but discounting them
-#: lost 2-3 dev queries (they carry the question's phrasing: 多少钱, 怎么办), so they weigh fully
+#: weight of a bigram that straddles two words (jieba), after the cap of `_cap_fragments`. Such fragments look
+#: like noise but carry some of the question's phrasing (多少钱, 怎么办); with the lexicon's concepts taking the
+#: real words, 0.6 measured best (1.0 and 0.3 both lost a query or two)
 CROSS_W = 0.6
 #: confidence weight of verbs/adjectives and of other non-noun words (see `pos_weight`)
 POS_VERB = 0.5
@@ -263,8 +264,25 @@ def _apply_concepts(an: Analysis) -> list[Match]:
         )
         unit.concept = m.key
         an.units.append(unit)
-        an.words.append(unit)
+        # the confidence gets its own copy: a question form (多久, how much) helps ranking, but it is no content
+        # the FAQ could cover (`_confidence` never counts it as covered)
+        word = Unit(unit.text, unit.alts, kind="concept", clause=unit.clause, concept=m.key)
+        if _question_form(m.surface):
+            word.pos = QUESTION_FORM
+        an.words.append(word)
     return found
+
+
+#: `Unit.pos` of a concept word made only of stop words (多久, 怎么回事, how much, where is it)
+QUESTION_FORM = "question"
+
+
+def _question_form(surface: str) -> bool:
+    if surface.isascii():
+        return all(w in EN_STOP for w in re.findall(r"[a-z']+", surface))
+    if surface in ZH_STOP:
+        return True
+    return all(w in ZH_STOP or all(c in ZH_FUNCTION_CHARS for c in w) for w in segment(surface))
 
 
 def _discount_instances(an: Analysis, concepts: list[Match]) -> None:
@@ -281,7 +299,8 @@ def _discount_instances(an: Analysis, concepts: list[Match]) -> None:
         else:
             en.update(t.text for t in tokens(s))
     zh_surfaces = [m.surface for m in found if not m.surface.isascii()]
-    for u in [*an.units, *an.words]:
+    # English units are also words (the same objects): discount each object once
+    for u in {id(u): u for u in [*an.units, *an.words]}.values():
         hit = (
             (u.kind in {"zh", "cross"} and u.text in bigrams)
             or (u.kind == "en" and u.text in en)
@@ -390,9 +409,12 @@ def _weigh(store: FaqStore, an: Analysis, zh_words: list[Unit]) -> None:
     n = max(store.count(), 1)
     an.dfs = dfs = alt_dfs(store, [*an.units, *an.words])
     max_idf = idf(0, n)
-    for u in [*an.units, *zh_words]:
+    concept_words = [w for w in an.words if w.kind == "concept"]
+    for u in [*an.units, *zh_words, *concept_words]:
         if u.kind == "concept":
             u.weight = idf(concept_df(store, u.concept), n) if u.alts else 0.0
+            if u.pos == QUESTION_FORM:
+                u.weight *= POS_OTHER
             continue
         first = dfs.get(u.alts[0][0], 0)
         known = [idf(dfs[t], n) * f for t, _, f in u.alts if dfs.get(t, 0) > 0]

@@ -15,7 +15,7 @@ The query is analysed into weighted units (`agentdesk.faq.query`; lexicon concep
      (0.5): robust to paraphrase and counts only for the Chinese part of the query.
    * `qside`: the share of the entry's own question (content tokens) that the query matches.
    * `qcon`: the IDF-weighted share of the lexicon concepts of the entry's question that the query has.
-   * `rank = cov * (1 - s * (1 - uni)) * (0.8 + 0.2 * qside) * (0.6 + 0.4 * qcon)`, s = the Chinese share of
+   * `rank = cov * (1 - s * (1 - uni)) * (0.5 + 0.5 * qside) * (0.6 + 0.4 * qcon)`, s = the Chinese share of
      the query's weight (the `qcon` factor only for entries whose question has concepts).
 3. **Confidence** (`FaqHit.score`): `conf` = the IDF-weighted share of the query's *words* (jieba words,
    English words, concepts; weighted by part of speech, instance words by `query.INSTANCE_W`; a real word the
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from agentdesk.faq.lexicon import lexicon
 from agentdesk.faq.model import FaqHit, Lang, SearchResult, Snippet
-from agentdesk.faq.query import Analysis, Unit, analyse, concept_df, idf
+from agentdesk.faq.query import QUESTION_FORM, Analysis, Unit, analyse, concept_df, idf
 from agentdesk.faq.store import FaqStore, row_to_entry
 from agentdesk.faq.text import (
     CJK_RE,
@@ -67,11 +67,14 @@ CONF_TOP = 3
 POSTINGS_BUDGET = 1_500
 #: and at most this many terms (rarest first)
 MAX_TERMS = 16
-#: in a cache of at least `BIG_CACHE` entries, at most this many tokens per unit fetch candidates
-BIG_CACHE = 5_000
-BIG_CACHE_ALTS = 3
+#: and, in a cache of at least `BIG_CACHE` entries, at most this many (bm25 over an OR of a concept's many
+#: terms is the search's main cost there; see docs/faq.md "Benchmarks" for what the two budgets cost)
+BIG_CACHE = 50_000
+BIG_CACHE_POSTINGS = 700
 MAX_DF_SHARE = 0.08
 SNIPPET_CHARS = 120
+#: a longer message is searched by its beginning (a pasted document is not a question)
+MAX_QUERY_CHARS = 2_000
 
 
 @dataclass(slots=True)
@@ -89,7 +92,7 @@ class Candidate:
 
 def search(store: FaqStore, query: str, *, limit: int = 5, lang: Lang | None = None) -> SearchResult:
     lang = lang or detect_lang(query)
-    an = analyse(store, query)
+    an = analyse(store, query[:MAX_QUERY_CHARS])
     suggestion = _suggestion(query, an)
     ranked = rank(store, an)
     if not ranked or ranked[0].rank <= 0:
@@ -296,6 +299,12 @@ def _confidence(
     weight: dict[int, float] = {}
     for w in words:
         best = 0.0
+        if (
+            w.pos == QUESTION_FORM
+        ):  # weighs a little, never covered: a message of question words only is no question
+            got[w.clause] = got.get(w.clause, 0.0)
+            weight[w.clause] = weight.get(w.clause, 0.0) + w.weight
+            continue
         if w.kind == "zhw":  # a Chinese word counts only as a whole word of the entry (外包 is not in 外包装)
             best = (
                 FIELD_CONF["q"]
@@ -354,24 +363,21 @@ def _fts_query(an: Analysis, n: int) -> str:
     limit = max(50, int(n * MAX_DF_SHARE))
     keep: dict[str, list[str]] = {col: [] for col in by_col}
     taken: set[tuple[str, str]] = set()
-    # every token is one more posting list for FTS5 to walk: on a big cache a concept fetches candidates by its
-    # rarest few terms (the ranking still looks for all of them); a small cache affords them all
-    per_unit = BIG_CACHE_ALTS if n >= BIG_CACHE else 1_000
-    budget = POSTINGS_BUDGET
+    budget = BIG_CACHE_POSTINGS if n >= BIG_CACHE else POSTINGS_BUDGET
     terms = 0
     # unit by unit, rarest first: the alternatives of one unit (a concept's terms) count as one term
     for _, alts in sorted(groups, key=lambda g: g[0]):
         if terms >= MAX_TERMS:
             break
-        used = 0
+        used = False
         for d, col, t in alts:
-            if (col, t) in taken or d > limit or d > budget or used >= per_unit:
+            if (col, t) in taken or d > limit or d > budget:
                 continue
             keep[col].append(t)
             taken.add((col, t))
             budget -= d
-            used += 1
-        terms += used > 0
+            used = True
+        terms += used
     main_cols = "{s_q s_a s_t}"
     if not keep["main"] and not keep["phrase"]:
         # only very common words (a bare keyword such as 退款 in a big cache): look in questions and tags only
@@ -430,7 +436,7 @@ def make_snippet(text: str, an: Analysis, width: int = SNIPPET_CHARS) -> Snippet
             if col == "main":
                 wanted.add(tok)
             elif col == "phrase" and u.kind == "concept":  # a concept's several-token terms (shipping fee)
-                wanted.update(tok.split())
+                wanted.update(t for t in tok.split() if t not in EN_STOP)
     spans: list[tuple[int, int]] = []
     for t in tokens(norm):
         if t.text in wanted:

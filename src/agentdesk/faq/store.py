@@ -97,17 +97,19 @@ def _reindex(conn: sqlite3.Connection) -> None:
     stemmer keeps `code` apart from `cod`, cash on delivery). Runs inside the migration's transaction."""
     from agentdesk.faq.text import stem
 
-    cur = conn.execute("SELECT * FROM faq")
-    names = [d[0] for d in cur.description]
-    updates = []
-    for values in cur.fetchall():
-        row = dict(zip(names, values, strict=True))
-        updates.append({"rowid": row["rowid"], **_index_row(row_to_entry(row))})
     conn.execute("DROP TRIGGER IF EXISTS faq_au")
-    conn.executemany(
-        "UPDATE faq SET s_q = :s_q, s_a = :s_a, s_t = :s_t, s_py = :s_py, s_c = :s_c WHERE rowid = :rowid",
-        updates,
-    )
+    last = 0
+    while True:  # in batches, so a big cache is not held in memory at once
+        cur = conn.execute("SELECT * FROM faq WHERE rowid > ? ORDER BY rowid LIMIT 2000", (last,))
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
+        if not rows:
+            break
+        last = rows[-1]["rowid"]
+        conn.executemany(
+            "UPDATE faq SET s_q = :s_q, s_a = :s_a, s_t = :s_t, s_py = :s_py, s_c = :s_c WHERE rowid = :rowid",
+            [{"rowid": row["rowid"], **_index_row(row_to_entry(row))} for row in rows],
+        )
     conn.execute("INSERT INTO faq_fts(faq_fts) VALUES ('rebuild')")
     conn.execute(_TRIGGER_AU)
     words = [r[0] for r in conn.execute("SELECT word FROM words")]

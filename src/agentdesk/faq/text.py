@@ -36,7 +36,9 @@ _NOISE_RE = re.compile(
 )
 #: greetings and politeness that carry no meaning for search (removed before tokenising)
 _GREETING_RE = re.compile(
-    r"(你好|您好|哈喽|嗨|在吗|在不在|请问一下|请问|问一下|麻烦问下|麻烦|谢谢你?们?|多谢|感谢|小姐姐|亲爱的|亲)"
+    r"(你好|您好|哈喽|嗨|请问一下|请问|问一下|麻烦问下|麻烦|谢谢你?们?|多谢|感谢|小姐姐|亲爱的"
+    # 亲 (dear) and 在吗 (are you there) only standing alone: 亲自 and 券还在吗 keep their words
+    r"|(?:^|(?<=[\s,.!?，。！？]))(?:亲|在吗|在不在)(?=[\s,.!?，。！？]|$))"
     r"|\b(hi|hello|hey|thanks|thank you|thx|pls|please|dear|sir|madam)\b",
     re.IGNORECASE,
 )
@@ -51,7 +53,7 @@ ZH_STOP: frozenset[str] = frozenset(
     _split(
         "怎么 什么 可以 能不 不能 能否 是否 如何 为什么 哪里 一下 我的 我们 你们 他们 这个 那个 一个 这样 还是 还能 能够 是不 不是 有没 没有 请问 现在 已经 "
         "应该 需要 的话 时候 然后 但是 所以 因为 要怎 么办 怎样 多少 多久 吗 呢 啊 吧 呀 了 的 是 我 你 么 在 有 和 都 也 就 又 还 会 能 要 想 给我 "
-        "我想 想要 我是 你好 您好 一直 这种 那种 这边 那边 请 帮 帮我 咋办 咋整 怎么整 怎么搞 咋回事 怎么回事 "
+        "我想 想要 我是 你好 您好 一直 这种 那种 这边 那边 请 帮 帮我 咋办 咋整 怎么整 怎么搞 咋回事 怎么回事 为啥 "
     )
 )
 #: particles and pronouns: a bigram containing one is almost always a cross-word fragment (`了一`, `单怎`)
@@ -216,6 +218,8 @@ def _trad_chars() -> frozenset[str]:
 
 # ---------------------------------------------------------------------------------------------- stemming
 _VOWEL = re.compile("[aeiouy]")
+#: a 3-letter consonant-vowel-consonant stem (not ending in w, x or y) lost its final e to -ing / -ed
+_SHORT_CVC = re.compile("^[^aeiou][aeiouy][^aeiouwxy]$")
 
 
 @lru_cache(maxsize=65536)
@@ -235,6 +239,8 @@ def stem(word: str) -> str:
             w = w[: -len(suffix)]
             if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
                 w = w[:-1]
+            elif suffix != "ly" and _SHORT_CVC.match(w):
+                w += "e"  # cod|ing -> code, mak|ing -> make, siz|ing -> size (Porter 1b)
             break
     if w.endswith("e") and len(w) > 4:  # code stays code (not cod, which is cash on delivery)
         w = w[:-1]
