@@ -178,3 +178,35 @@ def test_confidence_is_the_same_whatever_the_tone() -> None:
     conv = Conversation.of_texts("How are shipping fees calculated?")
     engine = DraftEngine()
     assert len({engine.offline(conv, hits, tone=t).confidence for t in (None, "shorter", "formal")}) == 1
+
+
+def _agent_draft(conv: Conversation, hits: list[FaqHit]):  # type: ignore[no-untyped-def]
+    from agentdesk.ai.offline import offline_draft
+    from agentdesk.ai.text import conversation_lang
+
+    engine = DraftEngine()
+    return offline_draft(
+        conv, hits, triage=engine.triage(conv), language=conversation_lang(conv), for_agent=True
+    )
+
+
+def test_a_handed_over_conversation_gets_a_working_draft_for_the_person(hits_for: HitsFor) -> None:
+    """cvd-002 asks for a human: the bot sends the holding reply, but the person who takes over is offered the
+    FAQ answer (route and reason still say a person must handle it)."""
+    conv = Conversation.from_script(DEV_BY_ID["cvd-002"])
+    hits = hits_for(conv)
+    for_bot = DraftEngine().offline(conv, hits)
+    assert for_bot.route == "needs_human" and for_bot.faq_ids == () and "同事" in for_bot.text
+    for_agent = _agent_draft(conv, hits)
+    assert for_agent.route == "needs_human" and for_agent.faq_ids == ("faq-097",)
+    assert hits[0].entry.answer_zh in for_agent.text
+    assert for_agent.reason.startswith(for_bot.reason) and "working draft" in for_agent.reason
+    assert check_output(for_agent.text, faq_texts=[h.entry.answer_zh for h in hits]) == []
+
+
+def test_the_person_gets_the_holding_reply_when_there_is_nothing_to_draft_from(hits_for: HitsFor) -> None:
+    video = Conversation.from_script(DEV_BY_ID["cvd-016"])  # only a video: no FAQ answer is about it
+    assert _agent_draft(video, hits_for(video)).faq_ids == ()
+    human = Conversation.of_texts("转人工")
+    got = _agent_draft(human, [])
+    assert got.route == "needs_human" and got.faq_ids == () and "同事" in got.text

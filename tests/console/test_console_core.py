@@ -163,6 +163,34 @@ async def test_draft_streams_and_fate_is_recorded(desk: Desk, data_dir: Path, tm
     await pump.stop()
 
 
+async def test_a_handed_over_conversation_drafts_from_the_faq_for_the_person(
+    desk: Desk, data_dir: Path, tmp_path: Path
+) -> None:
+    """Triage says a person must handle it (the customer asks for one); the draft panel still offers the FAQ
+    answer as a working draft, citing it, with the handover reason."""
+    from agentdesk.faq.importers import import_file
+    from agentdesk.faq.store import FaqStore
+
+    faq_db = tmp_path / "faq.sqlite"
+    with FaqStore.open(faq_db) as store:
+        import_file(store, data_dir / "faq.jsonl")
+    await desk.add_staff("alice")
+    cust = visitor("hh")
+    await desk.open_visitor(cust)
+    core = desk.core("alice", faq_db=faq_db)
+    pump = Pump(core)
+    await until(pump.online)
+    await desk.customer_says(cust, "I want to talk to a real person. How do I reach a human agent?")
+    await until(lambda: bool(core.queue("all")))
+    events = [e async for e in core.draft(cust)]
+    done = events[-1]
+    assert isinstance(done, DraftDone)
+    assert done.draft.route == "needs_human" and "working draft" in done.draft.reason
+    assert [c.id for c in done.draft.citations][:1] == ["faq-097"]
+    assert done.draft.citations[0].answer in done.draft.text
+    await pump.stop()
+
+
 def test_console_core_imports_no_textual() -> None:
     code = "import agentdesk.console.core, sys; print(json.dumps([m for m in ('textual', 'rich') if m in sys.modules]))"
     out = subprocess.run(

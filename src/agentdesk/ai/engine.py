@@ -122,8 +122,10 @@ class DraftEngine:
         *,
         tone: Tone | None = None,
         offline: bool = False,
+        for_agent: bool = False,
     ) -> DraftStream:
-        return DraftStream(self._run(conversation, tuple(hits), tone, offline))
+        """`for_agent`: a draft for the person handling the conversation (see `offline_draft`)."""
+        return DraftStream(self._run(conversation, tuple(hits), tone, offline, for_agent))
 
     async def draft_result(
         self,
@@ -148,7 +150,12 @@ class DraftEngine:
         )
 
     async def _run(
-        self, conversation: Conversation, hits: tuple[FaqHit, ...], tone: Tone | None, offline: bool
+        self,
+        conversation: Conversation,
+        hits: tuple[FaqHit, ...],
+        tone: Tone | None,
+        offline: bool,
+        for_agent: bool = False,
     ) -> AsyncIterator[DraftChunk | DraftResult]:
         start = self._clock()
         first: float | None = None
@@ -202,7 +209,13 @@ class DraftEngine:
             except ModelError as exc:
                 fallback = exc.reason
         result = offline_draft(
-            conversation, hits, triage=triage, language=lang, tone=tone, fallback_reason=fallback
+            conversation,
+            hits,
+            triage=triage,
+            language=lang,
+            tone=tone,
+            fallback_reason=fallback,
+            for_agent=for_agent,
         )
         if severity(floor) > severity(result.route):
             result = offline_draft(
@@ -212,6 +225,7 @@ class DraftEngine:
                 language=lang,
                 tone=tone,
                 fallback_reason=fallback,
+                for_agent=for_agent,
             )
         if fallback:
             result = dataclasses.replace(result, reason=f"{result.reason} [fallback: {fallback}]")

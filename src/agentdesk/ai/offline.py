@@ -327,10 +327,20 @@ def offline_draft(
     tone: Tone | None = None,
     fallback_reason: str | None = None,
     min_score: float = 0.0,
+    for_agent: bool = False,
 ) -> DraftResult:
-    """A deterministic draft: same input, same output. Hits under `min_score` count as no answer."""
+    """A deterministic draft: same input, same output. Hits under `min_score` count as no answer.
+
+    `for_agent`: the draft is for the person who took the conversation over (the console), not a reply the bot
+    sends on its own. When triage says a person must handle it, the customer-facing holding reply ("a colleague
+    will help") is no use to that person: they get the best FAQ answer as a working draft instead (the route
+    and the reason still say `needs_human` and why), or the holding reply when the FAQ has no answer."""
     lang = language
     kinds = {s.kind for s in triage.signals}
+    if for_agent and triage.route == "needs_human" and "unreadable" not in kinds:
+        working = _working_draft(conversation, hits, triage, lang, tone, fallback_reason, min_score)
+        if working is not None:
+            return working
     if triage.route == "escalate_urgent":
         body = _URGENT[lang]
         if kinds & {"safety", "injury"}:
@@ -403,6 +413,38 @@ def offline_draft(
     if triage.signals:
         reason += f"; {triage.reason}"
     return _result(_wrap(body, lang, tone), ids, conf, "ai_ok", reason, lang, tone, triage, fallback_reason)
+
+
+def _working_draft(
+    conversation: Conversation,
+    hits: Sequence[FaqHit],
+    triage: TriageResult,
+    lang: Lang,
+    tone: Tone | None,
+    fallback_reason: str | None,
+    min_score: float,
+) -> DraftResult | None:
+    """The FAQ answer a person can start from in a conversation triage handed over; None without one."""
+    texts = [m.text for m in conversation.customer_messages() if m.kind == "text" and m.text.strip()]
+    usable = [h for h in hits if h.score >= min_score]
+    chosen = choose_hits(usable, texts[-1] if len(texts) > 1 else "")
+    if not chosen:
+        return None
+    answers = [h.entry.answer(lang).strip() for h in chosen]
+    if tone == "shorter":
+        body = _shorten(answers[0])
+        chosen = chosen[:1]
+    else:
+        body = ("\n" if lang == "en" else "").join(answers)
+    ids = tuple(h.id for h in chosen)
+    reason = (
+        f"{triage.reason}; a working draft for the person taking over, from {', '.join(ids)} "
+        f"(retrieval score {chosen[0].score:.2f}): check it against the conversation before sending"
+    )
+    conf = confidence(chosen, usable, conversation)
+    return _result(
+        _wrap(body, lang, tone), ids, conf, "needs_human", reason, lang, tone, triage, fallback_reason
+    )
 
 
 def _result(

@@ -75,7 +75,8 @@ class Drafting:
             return
         hits = await self.hits(" ".join(customer[-2:]))
         offline = self.engine.settings is None
-        stream = self.engine.draft(conversation, hits, tone=tone, offline=offline)
+        # the person in the console gets a working draft even where the bot would hand over
+        stream = self.engine.draft(conversation, hits, tone=tone, offline=offline, for_agent=True)
         try:
             async for chunk in stream:
                 yield DraftText(chunk.text, chunk.reset)
