@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from deskkit import T0, DeskSim, rid
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agentdesk.desk import protocol as p
 from agentdesk.desk import views
@@ -148,3 +150,56 @@ def test_queue_length_series_replays_history() -> None:
     empty = views.dashboard(Reducer("deskbot"), None, T0)
     assert (empty.autopilot_share, empty.median_wait, empty.autopilot_resolved_share) == (None, None, None)
     assert len(empty.queue_length) == 12 and all(n == 0 for _, n in empty.queue_length)
+
+
+# --- the incremental queue order ------------------------------------------------------------------------
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["customer", "staff", "claim", "release", "resolve", "escalate", "read", "message"]),
+        st.sampled_from([A, B, C, D, E, F]),
+        st.sampled_from(["ai_ok", "needs_human", "escalate_urgent"]),
+        st.sampled_from(["alice", "bob"]),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(OPS, st.integers(min_value=0, max_value=3))
+def test_the_incremental_queue_order_equals_a_full_sort(
+    ops: list[tuple[str, str, str, str]], every: int
+) -> None:
+    """Whatever happens between two looks at the queue (messages, claims, escalations, resolves, reads), the
+    order kept up to date by moving the changed conversations equals sorting every conversation again."""
+    sim = DeskSim()
+    state = sim.bot
+    for n, (op, channel, route, who) in enumerate(ops):
+        if op == "customer":
+            sim.customer(channel, route, name=channel[:1])
+        elif op == "staff" and channel in state.conversations:
+            sim.staff_reply(channel, who)
+        elif op == "claim":
+            sim.request(who, p.Claim(id=rid(), channel=channel))
+        elif op == "release":
+            sim.request(who, p.Release(id=rid(), channel=channel))
+        elif op == "resolve":
+            sim.request(who, p.Resolve(id=rid(), channel=channel))
+        elif op == "escalate":
+            sim.request(who, p.Escalate(id=rid(), channel=channel, urgency="high", reason="x"))
+        elif op == "read":
+            state.mark_read(channel)
+        elif op == "message":
+            sim.now += 1
+            state.apply_message(channel, sender="customer", at=sim.now, text="more", seq=len(sim.log) + n + 1)
+        if every and n % every:
+            continue  # several changes between two looks
+        for view in views.VIEWS:
+            for me in ("alice", "bob"):
+                got = views.queue(state, view, me, sim.now)
+                convs = state.conversations
+                want = sorted(state.members(view, me), key=lambda cid: convs[cid].sort_key())
+                assert views._sorted_ids(state, view, me) == want
+                cached = views._SORTED.pop(state)  # the same rows from a cold cache
+                assert views.queue(state, view, me, sim.now) == got
+                views._SORTED[state] = cached

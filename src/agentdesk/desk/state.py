@@ -102,6 +102,10 @@ class Conversation:
         return (-p.urgency_rank(self.urgency), waiting, -self.last_activity, self.channel_id)
 
 
+#: changes remembered for `Reducer.changed_since` (half are dropped when there are more)
+_MAX_TOUCHES = 4096
+
+
 class Reducer:
     """Desk state for one desk channel, folded from its log (see the module docstring)."""
 
@@ -125,6 +129,9 @@ class Reducer:
         self._answers: OrderedDict[str, p.Fact] = OrderedDict()
         self._newest_at = 0.0
         self._queue_limit = self._responses_limit = _HISTORY_COMPACT_AT
+        #: (version, channel) of every change since `_touch_floor`, for views that update incrementally
+        self._touches: list[tuple[int, str]] = []
+        self._touch_floor = 0
 
     # --- input ------------------------------------------------------------------------------------------
 
@@ -160,6 +167,7 @@ class Reducer:
         self._seen.add(fact.id)
         self.applied += 1
         self.version += 1
+        self._touch(fact.channel)
         if fact.re is not None and fact.re not in self._answers:
             self._answers[fact.re] = fact
             if len(self._answers) > _MAX_ANSWERS:
@@ -189,6 +197,7 @@ class Reducer:
             conv.unread = 0
             conv.waiting_since = None
         self.version += 1
+        self._touch(channel_id)
         return True
 
     def restore_message(
@@ -205,6 +214,7 @@ class Reducer:
         conv.preview_from = sender
         conv.last_activity = max(conv.last_activity, at)
         self.version += 1
+        self._touch(channel_id)
         return True
 
     def mark_read(self, channel_id: str) -> None:
@@ -212,6 +222,27 @@ class Reducer:
         if conv is not None and conv.unread:
             conv.unread = 0
             self.version += 1
+            self._touch(channel_id)
+
+    def _touch(self, channel_id: str) -> None:
+        touches = self._touches
+        touches.append((self.version, channel_id))
+        if len(touches) > _MAX_TOUCHES:
+            drop = len(touches) // 2
+            self._touch_floor = touches[drop - 1][0]
+            del touches[:drop]
+
+    def changed_since(self, version: int) -> set[str] | None:
+        """The conversations changed after `version` (state version), or None when that is no longer known
+        (too long ago, or the state was loaded from a snapshot since)."""
+        if version < self._touch_floor:
+            return None
+        out: set[str] = set()
+        for v, channel in reversed(self._touches):
+            if v <= version:
+                break
+            out.add(channel)
+        return out
 
     # --- queries ----------------------------------------------------------------------------------------
 
@@ -297,6 +328,7 @@ class Reducer:
         r._newest_at = float(data["newest_at"])
         r._queue_limit, r._responses_limit = (int(x) for x in data["limits"])
         r.version = r.applied
+        r._touch_floor = r.version
         return r
 
     # --- the fold ---------------------------------------------------------------------------------------

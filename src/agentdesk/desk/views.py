@@ -7,6 +7,7 @@ sorted once per change, not once per query; rows are built only for the slice as
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections.abc import Iterable
@@ -65,19 +66,51 @@ def counts(state: Reducer, me: str | None) -> dict[View, int]:
     return {v: len(state.members(v, me)) for v in VIEWS}
 
 
-_SORTED: WeakKeyDictionary[Reducer, dict[tuple[View, str | None], tuple[int, list[str]]]] = (
-    WeakKeyDictionary()
-)
+SortKey = tuple[int, float, float, str]
+
+
+@dataclass(slots=True)
+class _Sorted:
+    version: int
+    ids: list[str]  # most urgent first
+    keys: list[SortKey]  # their sort keys, in the same order (unique: the channel id is the last part)
+    key_of: dict[str, SortKey]
+
+
+_SORTED: WeakKeyDictionary[Reducer, dict[tuple[View, str | None], _Sorted]] = WeakKeyDictionary()
+#: more changed conversations than this since the last query: sort the view again instead of moving them
+INCREMENTAL_MAX = 256
 
 
 def _sorted_ids(state: Reducer, view: View, me: str | None) -> list[str]:
+    """The view's channel ids, most urgent first. Cached per state version; after a few changes (a message,
+    a fact) only the changed conversations move (bisect), instead of sorting thousands again."""
     cache = _SORTED.setdefault(state, {})
     hit = cache.get((view, me))
-    if hit is not None and hit[0] == state.version:
-        return hit[1]
+    if hit is not None and hit.version == state.version:
+        return hit.ids
     convs = state.conversations
-    ids = sorted(state.members(view, me), key=lambda cid: convs[cid].sort_key())
-    cache[(view, me)] = (state.version, ids)
+    members = state.members(view, me)
+    changed = state.changed_since(hit.version) if hit is not None else None
+    if hit is not None and changed is not None and len(changed) <= INCREMENTAL_MAX:
+        ids, keys, key_of = list(hit.ids), list(hit.keys), hit.key_of
+        for cid in changed:
+            old = key_of.pop(cid, None)
+            if old is not None:
+                i = bisect.bisect_left(keys, old)
+                del keys[i], ids[i]
+            if cid in members:
+                new = convs[cid].sort_key()
+                i = bisect.bisect_left(keys, new)
+                keys.insert(i, new)
+                ids.insert(i, cid)
+                key_of[cid] = new
+        cache[(view, me)] = _Sorted(state.version, ids, keys, key_of)
+        return ids
+    pairs = sorted((convs[cid].sort_key(), cid) for cid in members)
+    ids = [cid for _, cid in pairs]
+    keys = [k for k, _ in pairs]
+    cache[(view, me)] = _Sorted(state.version, ids, keys, dict(zip(ids, keys, strict=True)))
     return ids
 
 
