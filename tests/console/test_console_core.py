@@ -138,7 +138,10 @@ async def test_offline_reply_waits_in_outbox(devserver_factory, tmp_path: Path) 
         await desk.close()
 
 
-async def test_draft_streams_and_fate_is_recorded(desk: Desk, data_dir: Path, tmp_path: Path) -> None:
+async def drafting_core(
+    desk: Desk, data_dir: Path, tmp_path: Path, uid: str, says: str
+) -> tuple[ConsoleCore, Pump, str]:
+    """alice's console core with the shared FAQ in a real cache file; a visitor `uid` has said `says`."""
     from agentdesk.faq.importers import import_file
     from agentdesk.faq.store import FaqStore
 
@@ -146,13 +149,18 @@ async def test_draft_streams_and_fate_is_recorded(desk: Desk, data_dir: Path, tm
     with FaqStore.open(faq_db) as store:
         import_file(store, data_dir / "faq.jsonl")
     await desk.add_staff("alice")
-    cust = visitor("di")
+    cust = visitor(uid)
     await desk.open_visitor(cust)
     core = desk.core("alice", faq_db=faq_db)
     pump = Pump(core)
     await until(pump.online)
-    await desk.customer_says(cust, "How long does a refund take?")
+    await desk.customer_says(cust, says)
     await until(lambda: bool(core.queue("all")))
+    return core, pump, cust
+
+
+async def test_draft_streams_and_fate_is_recorded(desk: Desk, data_dir: Path, tmp_path: Path) -> None:
+    core, pump, cust = await drafting_core(desk, data_dir, tmp_path, "di", "How long does a refund take?")
     events = [e async for e in core.draft(cust)]
     done = events[-1]
     assert isinstance(done, DraftDone) and done.draft.text
@@ -168,20 +176,8 @@ async def test_a_handed_over_conversation_drafts_from_the_faq_for_the_person(
 ) -> None:
     """Triage says a person must handle it (the customer asks for one); the draft panel still offers the FAQ
     answer as a working draft, citing it, with the handover reason."""
-    from agentdesk.faq.importers import import_file
-    from agentdesk.faq.store import FaqStore
-
-    faq_db = tmp_path / "faq.sqlite"
-    with FaqStore.open(faq_db) as store:
-        import_file(store, data_dir / "faq.jsonl")
-    await desk.add_staff("alice")
-    cust = visitor("hh")
-    await desk.open_visitor(cust)
-    core = desk.core("alice", faq_db=faq_db)
-    pump = Pump(core)
-    await until(pump.online)
-    await desk.customer_says(cust, "I want to talk to a real person. How do I reach a human agent?")
-    await until(lambda: bool(core.queue("all")))
+    says = "I want to talk to a real person. How do I reach a human agent?"
+    core, pump, cust = await drafting_core(desk, data_dir, tmp_path, "hh", says)
     events = [e async for e in core.draft(cust)]
     done = events[-1]
     assert isinstance(done, DraftDone)

@@ -373,9 +373,7 @@ def offline_draft(
             triage,
             fallback_reason,
         )
-    texts = [m.text for m in conversation.customer_messages() if m.kind == "text" and m.text.strip()]
-    usable = [h for h in hits if h.score >= min_score]
-    chosen = choose_hits(usable, texts[-1] if len(texts) > 1 else "")
+    chosen, usable = _pick(conversation, hits, min_score)
     conf = confidence(chosen, usable, conversation)
     if "prompt_extraction" in kinds and not (chosen and chosen[0].score >= STRONG_HIT):
         # Decline; a weak lexical match on "prompt" or "mode" is not a question worth answering.
@@ -402,13 +400,7 @@ def offline_draft(
             triage,
             fallback_reason,
         )
-    answers = [h.entry.answer(lang).strip() for h in chosen]
-    if tone == "shorter":
-        body = _shorten(answers[0])
-        chosen = chosen[:1]
-    else:
-        body = ("\n" if lang == "en" else "").join(answers)
-    ids = tuple(h.id for h in chosen)
+    body, ids = _faq_body(chosen, lang, tone)
     reason = f"answered from {', '.join(ids)} (retrieval score {chosen[0].score:.2f}, confidence {conf:.2f})"
     if triage.signals:
         reason += f"; {triage.reason}"
@@ -425,26 +417,35 @@ def _working_draft(
     min_score: float,
 ) -> DraftResult | None:
     """The FAQ answer a person can start from in a conversation triage handed over; None without one."""
-    texts = [m.text for m in conversation.customer_messages() if m.kind == "text" and m.text.strip()]
-    usable = [h for h in hits if h.score >= min_score]
-    chosen = choose_hits(usable, texts[-1] if len(texts) > 1 else "")
+    chosen, usable = _pick(conversation, hits, min_score)
     if not chosen:
         return None
-    answers = [h.entry.answer(lang).strip() for h in chosen]
-    if tone == "shorter":
-        body = _shorten(answers[0])
-        chosen = chosen[:1]
-    else:
-        body = ("\n" if lang == "en" else "").join(answers)
-    ids = tuple(h.id for h in chosen)
+    body, ids = _faq_body(chosen, lang, tone)
     reason = (
         f"{triage.reason}; a working draft for the person taking over, from {', '.join(ids)} "
         f"(retrieval score {chosen[0].score:.2f}): check it against the conversation before sending"
     )
-    conf = confidence(chosen, usable, conversation)
+    conf = confidence(chosen[:1] if tone == "shorter" else chosen, usable, conversation)
     return _result(
         _wrap(body, lang, tone), ids, conf, "needs_human", reason, lang, tone, triage, fallback_reason
     )
+
+
+def _pick(
+    conversation: Conversation, hits: Sequence[FaqHit], min_score: float
+) -> tuple[list[FaqHit], list[FaqHit]]:
+    """(the entries to cite, the hits at or above `min_score`)."""
+    texts = [m.text for m in conversation.customer_messages() if m.kind == "text" and m.text.strip()]
+    usable = [h for h in hits if h.score >= min_score]
+    return choose_hits(usable, texts[-1] if len(texts) > 1 else ""), usable
+
+
+def _faq_body(chosen: Sequence[FaqHit], lang: Lang, tone: Tone | None) -> tuple[str, tuple[str, ...]]:
+    """The reply body from the cited answers (`shorter`: the first one, shortened) and the ids it cites."""
+    if tone == "shorter":
+        return _shorten(chosen[0].entry.answer(lang).strip()), (chosen[0].id,)
+    body = ("\n" if lang == "en" else "").join(h.entry.answer(lang).strip() for h in chosen)
+    return body, tuple(h.id for h in chosen)
 
 
 def _result(

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from agentdesk.faq.text import CJK_RE, normalize, stem
+from agentdesk.faq.text import CJK_RE, index_string, normalize, stem
 
 _ID_RE = re.compile(r"^[a-z0-9_]+$")
 _EN_TERM_RE = re.compile(r"^[a-z0-9][a-z0-9 '&+-]*$")
@@ -63,10 +63,20 @@ class Lexicon:
     #: terms mixing Chinese and latin (`7天无理由`, `visa卡`): matched as plain substrings
     mixed: dict[str, str] = field(default_factory=dict)
     inst_mixed: set[str] = field(default_factory=set)
-    max_zh: int = 2
-    max_en: int = 1
 
     _tables: tuple[_Table, _Table] | None = None
+    _term_tokens: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+
+    def term_tokens(self, cid: str) -> tuple[tuple[str, ...], ...]:
+        """The index tokens of each term of a concept (Chinese as bigrams, English as the stored stems)."""
+        got = self._term_tokens.get(cid)
+        if got is None:
+            split = (
+                tuple((t if t.isascii() else index_string(t, normalized=True)).split())
+                for t in self.concepts[cid]
+            )
+            got = self._term_tokens[cid] = tuple(toks for toks in split if toks)
+        return got
 
     def find(self, text: str) -> list[Match]:
         """Concept terms in normalised `text`: longest first, then left to right, never overlapping."""
@@ -195,10 +205,8 @@ def parse(text: str) -> Lexicon:
                 kind, t, stems = _term(raw, lineno)
                 if kind == "zh":
                     lex.zh.setdefault(t, cid)
-                    lex.max_zh = max(lex.max_zh, len(t))
                 elif kind == "en":
                     lex.en.setdefault(stems, cid)
-                    lex.max_en = max(lex.max_en, len(stems))
                 else:
                     lex.mixed.setdefault(t, cid)
                 terms.append(" ".join(stems) if kind == "en" else t)
@@ -212,10 +220,8 @@ def parse(text: str) -> Lexicon:
                 kind, t, stems = _term(raw, lineno)
                 if kind == "zh":
                     lex.inst_zh.add(t)
-                    lex.max_zh = max(lex.max_zh, len(t))
                 elif kind == "en":
                     lex.inst_en.add(stems)
-                    lex.max_en = max(lex.max_en, len(stems))
                 else:
                     lex.inst_mixed.add(t)
         else:

@@ -186,7 +186,7 @@ def analyse(store: FaqStore, query: str) -> Analysis:
         an.units.append(unit)
         an.words.append(unit)
     flush_pinyin()
-    found = _apply_concepts(an)
+    _apply_concepts(an)
 
     syn = synonyms()
     zh_words = [w for w in an.words if w.kind == "zhw"]
@@ -203,16 +203,13 @@ def analyse(store: FaqStore, query: str) -> Analysis:
         if len(w.alts) > 1 and an.dfs.get(w.alts[0][0], 0) > 0:
             w.alts = [a for a in w.alts if a[1] != "py"]
     _cap_fragments(an.units)
-    _discount_instances(an, found)
+    _discount_instances(an)
     return an
 
 
 def _concept_alts(cid: str, surface_tokens: str) -> list[Alt]:
     out: list[Alt] = []
-    for term in lexicon().concepts[cid]:
-        toks = index_string(term, normalized=True).split() if not term.isascii() else term.split()
-        if not toks:
-            continue
+    for toks in lexicon().term_tokens(cid):
         joined = " ".join(toks)
         factor = 1.0 if joined == surface_tokens else CONCEPT_FACTOR
         out.append((joined, "main" if len(toks) == 1 else "phrase", factor))
@@ -220,15 +217,8 @@ def _concept_alts(cid: str, surface_tokens: str) -> list[Alt]:
     return out
 
 
-def _apply_concepts(an: Analysis) -> list[Match]:
-    """Replace the units and words a concept term of the lexicon covers by one unit for the concept."""
-    text = an.cleaned
-    for wrong, right in an.corrections.items():  # find the concept of a misspelt word too (retrun -> return)
-        if wrong.isascii():
-            text = re.sub(rf"\b{re.escape(wrong)}\b", right, text)
-    found = lexicon().find(text)
-    if not found:
-        return found
+def _match_tokens(found: list[Match]) -> tuple[set[str], set[str], set[str]]:
+    """The index tokens lexicon matches cover: (Chinese bigrams, Chinese characters, English stems)."""
     bigrams: set[str] = set()
     chars: set[str] = set()
     en: set[str] = set()
@@ -239,6 +229,19 @@ def _apply_concepts(an: Analysis) -> list[Match]:
             chars.update(s)
         else:
             en.update(t.text for t in tokens(s))
+    return bigrams, chars, en
+
+
+def _apply_concepts(an: Analysis) -> None:
+    """Replace the units and words a concept term of the lexicon covers by one unit for the concept."""
+    text = an.cleaned
+    for wrong, right in an.corrections.items():  # find the concept of a misspelt word too (retrun -> return)
+        if wrong.isascii():
+            text = re.sub(rf"\b{re.escape(wrong)}\b", right, text)
+    found = lexicon().find(text)
+    if not found:
+        return
+    bigrams, chars, en = _match_tokens(found)
 
     def covered(u: Unit) -> bool:
         if u.kind in {"zh", "cross"}:
@@ -270,7 +273,6 @@ def _apply_concepts(an: Analysis) -> list[Match]:
         if _question_form(m.surface):
             word.pos = QUESTION_FORM
         an.words.append(word)
-    return found
 
 
 #: `Unit.pos` of a concept word made only of stop words (多久, 怎么回事, how much, where is it)
@@ -285,19 +287,12 @@ def _question_form(surface: str) -> bool:
     return all(w in ZH_STOP or all(c in ZH_FUNCTION_CHARS for c in w) for w in segment(surface))
 
 
-def _discount_instances(an: Analysis, concepts: list[Match]) -> None:
+def _discount_instances(an: Analysis) -> None:
     """Units inside an instance word (a product, colour, brand...) weigh `INSTANCE_W` of their weight."""
     found = lexicon().instances(an.cleaned)
     if not found:
         return
-    bigrams: set[str] = set()
-    en: set[str] = set()
-    for m in found:
-        s = m.surface
-        if CJK_RE.match(s):
-            bigrams.update(s[i : i + 2] for i in range(len(s) - 1))
-        else:
-            en.update(t.text for t in tokens(s))
+    bigrams, _, en = _match_tokens(found)
     zh_surfaces = [m.surface for m in found if not m.surface.isascii()]
     # English units are also words (the same objects): discount each object once
     for u in {id(u): u for u in [*an.units, *an.words]}.values():
@@ -454,11 +449,7 @@ def concept_df(store: FaqStore, cid: str) -> int:
     assert isinstance(cache, dict)
     got = cache.get(cid)
     if got is None:
-        terms = [
-            (index_string(t, normalized=True) if not t.isascii() else t).split()
-            for t in lexicon().concepts[cid]
-        ]
-        terms = [toks for toks in terms if toks]
+        terms = lexicon().term_tokens(cid)
         dfs = store.doc_freq({tok for toks in terms for tok in toks})
         bounds = [min(dfs[tok] for tok in toks) for toks in terms]
         if sum(bounds) <= CONCEPT_DF_POSTINGS:
